@@ -1,0 +1,35 @@
+# authstore — PGXS build.  `make && make install && make installcheck`.
+EXTENSION = authstore
+EXTVERSION = 0.1.0
+
+MODULE_big = authstore
+OBJS = \
+	src/authstore.o \
+	src/kv.o \
+	src/ratelimit.o \
+	src/sweep.o \
+	src/worker.o
+
+# Install scripts live in sql/ next to the regression inputs; only the
+# versioned scripts are installed.
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+SHLIB_LINK += -lsodium
+
+# Regression tests: sql/<name>.sql against expected/<name>.out.
+REGRESS = kv ttl ratelimit limits badinput privileges search_path sweep
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+# Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.
+ISOLATION = kv-take kv-nx kv-incr rl-hit sweep-vs-set
+ISOLATION_OPTS = --inputdir=test --outputdir=output_iso
+
+# TAP tests need a server they start themselves, with the library preloaded.
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,288 @@
+/*-------------------------------------------------------------------------
+ *
+ * authstore.c
+ *	  Module load (_PG_init), configuration parameters, the clock every
+ *	  expiry decision uses, argument checks shared by all SQL functions, and
+ *	  the per-backend cache of prepared statements.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <sodium.h>
+
+#include "access/detoast.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/guc.h"
+
+#include "authstore.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			authstore_max_key_bytes = 1024;
+int			authstore_max_value_bytes = 1024 * 1024;
+double		authstore_test_clock = 0;
+char	   *authstore_database = NULL;
+int			authstore_sweep_interval_ms = 1000;
+int			authstore_sweep_batch_size = 10000;
+
+/* Seconds between the Unix epoch and PostgreSQL's (2000-01-01). */
+#define UNIX_TO_POSTGRES_EPOCH_SECS \
+	((double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+
+void
+_PG_init(void)
+{
+	/* Tokens must never fall back to a weak RNG: refuse to load instead. */
+	if (sodium_init() < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("could not initialize libsodium")));
+
+	/*
+	 * The limits protect the server from its clients, so only superusers may
+	 * change them.  The btree entry limit (~2704 bytes) bounds the key.
+	 */
+	DefineCustomIntVariable("authstore.max_key_bytes",
+							"Largest key accepted, in bytes.",
+							NULL,
+							&authstore_max_key_bytes,
+							1024, 1, 2048,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("authstore.max_value_bytes",
+							"Largest value accepted, in bytes.",
+							NULL,
+							&authstore_max_value_bytes,
+							1024 * 1024, 1, MaxAllocSize / 2,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("authstore.test_clock",
+							 "Pins authstore's clock to this many seconds since the Unix epoch (0 = the real clock).",
+							 "For deterministic tests only; superusers only.",
+							 &authstore_test_clock,
+							 0, 0, 1e11,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("authstore.database",
+							   "Comma-separated list of databases whose expired rows the background worker sweeps.",
+							   NULL,
+							   &authstore_database,
+							   "postgres",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   authstore_check_database_list, NULL, NULL);
+
+	DefineCustomIntVariable("authstore.sweep_interval",
+							"Time between two sweeps of expired rows.",
+							NULL,
+							&authstore_sweep_interval_ms,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("authstore.sweep_batch_size",
+							"Rows deleted per table in one sweep transaction.",
+							NULL,
+							&authstore_sweep_batch_size,
+							10000, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("authstore");
+#else
+	EmitWarningsOnPlaceholders("authstore");
+#endif
+
+	if (process_shared_preload_libraries_in_progress)
+		authstore_register_launcher();
+}
+
+/*
+ * The time every expiry and rate-limit decision is made at: the wall clock at
+ * the call, not the transaction start (now() stands still in a transaction,
+ * a rate limiter must not), unless a superuser pinned it for a test.
+ */
+TimestampTz
+authstore_now(void)
+{
+	if (authstore_test_clock > 0)
+		return (TimestampTz) llround((authstore_test_clock - UNIX_TO_POSTGRES_EPOCH_SECS) *
+									 USECS_PER_SEC);
+	return GetCurrentTimestamp();
+}
+
+/*
+ * Unlogged tables exist only on the primary; say so instead of letting the
+ * caller meet "cannot access temporary or unlogged relations".
+ */
+void
+authstore_check_primary(void)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("authstore is not available on a standby server"),
+				 errdetail("authstore keeps its data in unlogged tables, which exist only on the primary."),
+				 errhint("Connect to the primary server.")));
+}
+
+/*
+ * Fetch a key argument: not NULL, not empty (unless allow_empty, for
+ * prefixes) and within authstore.max_key_bytes.
+ */
+Datum
+authstore_key_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+				  bool allow_empty)
+{
+	text	   *key;
+	int			len;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname)));
+
+	key = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(key);
+
+	if (len == 0 && !allow_empty)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname)));
+
+	if (len > authstore_max_key_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too long", argname),
+				 errdetail("The %s is %d bytes; authstore.max_key_bytes is %d.",
+						   argname, len, authstore_max_key_bytes)));
+
+	return PointerGetDatum(key);
+}
+
+/*
+ * Fetch a value argument: not NULL and within authstore.max_value_bytes.
+ * The datum is passed on as it came (possibly compressed): the size check
+ * needs no decompression.
+ */
+Datum
+authstore_value_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Datum		value;
+	Size		len;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("value must not be null"),
+				 errhint("Use auth_kv_delete() to remove a key.")));
+
+	value = PG_GETARG_DATUM(argno);
+	len = toast_raw_datum_size(value) - VARHDRSZ;
+
+	if (len > (Size) authstore_max_value_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("value is too long"),
+				 errdetail("The value is %zu bytes; authstore.max_value_bytes is %d.",
+						   len, authstore_max_value_bytes)));
+
+	return value;
+}
+
+/*
+ * Convert a TTL or window in seconds to microseconds, rejecting NaN,
+ * infinities, negatives (and zero unless allow_zero) and absurdly large
+ * values.  Sub-microsecond amounts round to the nearest microsecond.
+ */
+int64
+authstore_seconds_to_usecs(double seconds, const char *argname, bool allow_zero)
+{
+	if (isnan(seconds))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be NaN", argname)));
+	if (isinf(seconds))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be finite", argname),
+				 allow_zero ? errhint("Pass NULL for a key that never expires.") : 0));
+	if (seconds < 0 || (!allow_zero && seconds == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 allow_zero ? errmsg("%s must not be negative", argname) :
+				 errmsg("%s must be greater than zero", argname)));
+	if (seconds > AUTHSTORE_MAX_SECONDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most %.0f", argname, AUTHSTORE_MAX_SECONDS)));
+
+	return (int64) llround(seconds * USECS_PER_SEC);
+}
+
+/*
+ * Run a cached statement, preparing it on first use.  Called between
+ * SPI_connect() and SPI_finish().  Returns the number of rows processed.
+ */
+int
+authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
+				  bool read_only, long count)
+{
+	int			rc;
+
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "authstore: SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "authstore: SPI_keepplan failed");
+		p->plan = plan;
+	}
+
+	rc = SPI_execute_plan(p->plan, values, nulls, read_only, count);
+	if (rc < 0)
+		elog(ERROR, "authstore: SPI_execute_plan failed: %s",
+			 SPI_result_code_string(rc));
+
+	return (int) SPI_processed;
+}
+
+/*
+ * Copy a text column of the first result row out of SPI into the target
+ * context, detoasted, so that it survives SPI_finish().
+ */
+Datum
+authstore_copy_result_text(int column, MemoryContext target, bool *isnull)
+{
+	Datum		d;
+	MemoryContext old;
+	struct varlena *copy;
+
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, isnull);
+	if (*isnull)
+		return (Datum) 0;
+
+	old = MemoryContextSwitchTo(target);
+	copy = pg_detoast_datum_copy((struct varlena *) DatumGetPointer(d));
+	MemoryContextSwitchTo(old);
+
+	return PointerGetDatum(copy);
+}

@@ -1,0 +1,64 @@
+/*-------------------------------------------------------------------------
+ *
+ * authstore.h
+ *	  What authstore's C modules share: GUC variables, the clock, argument
+ *	  checks and the per-backend cache of prepared statements.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUTHSTORE_H
+#define AUTHSTORE_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+/* Largest TTL or window accepted, in seconds (about 317 years). */
+#define AUTHSTORE_MAX_SECONDS 10000000000.0
+
+/* GUC variables, defined in authstore.c */
+extern int	authstore_max_key_bytes;
+extern int	authstore_max_value_bytes;
+extern double authstore_test_clock;
+extern char *authstore_database;
+extern int	authstore_sweep_interval_ms;
+extern int	authstore_sweep_batch_size;
+
+/*
+ * A statement prepared on first use and kept for the life of the backend.
+ * The SQL must use schema-qualified names and OPERATOR(pg_catalog.x) so that
+ * the caller's search_path cannot change its meaning when it is re-planned.
+ */
+typedef struct AuthstorePlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[6];
+	SPIPlanPtr	plan;
+} AuthstorePlan;
+
+/* authstore.c */
+extern int	authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
+							  bool read_only, long count);
+extern TimestampTz authstore_now(void);
+extern void authstore_check_primary(void);
+extern Datum authstore_key_arg(FunctionCallInfo fcinfo, int argno,
+							   const char *argname, bool allow_empty);
+extern Datum authstore_value_arg(FunctionCallInfo fcinfo, int argno);
+extern int64 authstore_seconds_to_usecs(double seconds, const char *argname,
+										bool allow_zero);
+extern Datum authstore_copy_result_text(int column, MemoryContext target,
+										bool *isnull);
+
+/* sweep.c */
+extern uint64 authstore_sweep(TimestampTz now, int64 max_rows);
+
+/* worker.c */
+extern void authstore_register_launcher(void);
+extern bool authstore_check_database_list(char **newval, void **extra,
+										  GucSource source);
+
+#endif							/* AUTHSTORE_H */

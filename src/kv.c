@@ -1,0 +1,589 @@
+/*-------------------------------------------------------------------------
+ *
+ * kv.c
+ *	  The key-value API: auth_kv_set/get/take/set_if_not_exists/delete/incr/
+ *	  ttl/expire/keys/clear over the unlogged table authstore.kv.
+ *
+ * A row is live while expires_at is NULL or later than authstore_now();
+ * expired rows are treated as absent by every function (lazy expiry) until
+ * the sweeper deletes them.  Each function is one statement, so its
+ * atomicity is the statement's: row locks taken by DELETE and INSERT ... ON
+ * CONFLICT decide concurrent callers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/tuplestore.h"
+
+#include "authstore.h"
+
+PG_FUNCTION_INFO_V1(auth_kv_set);
+PG_FUNCTION_INFO_V1(auth_kv_get);
+PG_FUNCTION_INFO_V1(auth_kv_take);
+PG_FUNCTION_INFO_V1(auth_kv_set_if_not_exists);
+PG_FUNCTION_INFO_V1(auth_kv_delete);
+PG_FUNCTION_INFO_V1(auth_kv_incr);
+PG_FUNCTION_INFO_V1(auth_kv_ttl);
+PG_FUNCTION_INFO_V1(auth_kv_expire);
+PG_FUNCTION_INFO_V1(auth_kv_keys);
+PG_FUNCTION_INFO_V1(auth_kv_clear);
+PG_FUNCTION_INFO_V1(authstore_incr_value);
+
+#define LIVE(expires_col, now_param) \
+	"(" expires_col " IS NULL OR " expires_col " OPERATOR(pg_catalog.>) " now_param ")"
+
+static AuthstorePlan upsert_plan = {
+	"INSERT INTO authstore.kv AS t (key, value, expires_at) VALUES ($1, $2, $3) "
+	"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at",
+	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+static AuthstorePlan get_plan = {
+	"SELECT value, expires_at FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+static AuthstorePlan ttl_plan = {
+	"SELECT expires_at FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+static AuthstorePlan take_plan = {
+	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 "
+	"RETURNING value, expires_at",
+	1, {TEXTOID}
+};
+
+static AuthstorePlan delete_live_plan = {
+	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$2"),
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+/* Replaces an expired row; leaves a live one alone (no row processed). */
+static AuthstorePlan nx_plan = {
+	"INSERT INTO authstore.kv AS t (key, value, expires_at) VALUES ($1, $2, $3) "
+	"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at "
+	"WHERE t.expires_at OPERATOR(pg_catalog.<=) $4",
+	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+/* An expired row restarts at 1 with the new TTL; a live one keeps its TTL. */
+static AuthstorePlan incr_plan = {
+	"INSERT INTO authstore.kv AS t (key, value, expires_at) VALUES ($1, '1', $2) "
+	"ON CONFLICT (key) DO UPDATE SET "
+	"value = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) $3 THEN '1' "
+	"ELSE authstore.incr_value(t.key, t.value) END, "
+	"expires_at = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) $3 THEN EXCLUDED.expires_at "
+	"ELSE t.expires_at END "
+	"RETURNING value",
+	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+static AuthstorePlan expire_plan = {
+	"UPDATE authstore.kv SET expires_at = $2 "
+	"WHERE key OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$3"),
+	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+/* Live keys from $1 on, in key order; the caller stops past the prefix. */
+static AuthstorePlan keys_plan = {
+	"SELECT key FROM authstore.kv "
+	"WHERE key OPERATOR(pg_catalog.>=) $1 AND " LIVE("expires_at", "$2") " "
+	"ORDER BY key",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+/* Prefix deletes: with an upper bound for the index, and without one. */
+static AuthstorePlan clear_range_plan = {
+	"WITH d AS (DELETE FROM authstore.kv "
+	"WHERE key OPERATOR(pg_catalog.>=) $1 AND key OPERATOR(pg_catalog.<) $2 "
+	"AND pg_catalog.starts_with(key, $1) RETURNING expires_at) "
+	"SELECT pg_catalog.count(*) FROM d WHERE " LIVE("expires_at", "$3"),
+	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+static AuthstorePlan clear_from_plan = {
+	"WITH d AS (DELETE FROM authstore.kv "
+	"WHERE key OPERATOR(pg_catalog.>=) $1 AND pg_catalog.starts_with(key, $1) "
+	"RETURNING expires_at) "
+	"SELECT pg_catalog.count(*) FROM d WHERE " LIVE("expires_at", "$2"),
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+/* Is an expires_at column value (possibly NULL = never) still live? */
+static inline bool
+is_live(Datum expires_at, bool isnull, TimestampTz now)
+{
+	return isnull || DatumGetTimestampTz(expires_at) > now;
+}
+
+static bool
+result_is_live(int column, TimestampTz now)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
+	return is_live(d, isnull, now);
+}
+
+/*
+ * The TTL argument as an expiry time: false when it is NULL (no expiry).
+ * *expires_at <= now means the value would be expired at once.
+ */
+static bool
+ttl_arg(FunctionCallInfo fcinfo, int argno, TimestampTz now,
+		TimestampTz *expires_at)
+{
+	if (PG_ARGISNULL(argno))
+		return false;
+	*expires_at = now + authstore_seconds_to_usecs(PG_GETARG_FLOAT8(argno),
+												   "ttl_seconds", true);
+	return true;
+}
+
+Datum
+auth_kv_set(PG_FUNCTION_ARGS)
+{
+	Datum		key;
+	Datum		value;
+	TimestampTz now;
+	TimestampTz expires_at = 0;
+	bool		has_ttl;
+
+	authstore_check_primary();
+	key = authstore_key_arg(fcinfo, 0, "key", false);
+	value = authstore_value_arg(fcinfo, 1);
+	now = authstore_now();
+	has_ttl = ttl_arg(fcinfo, 2, now, &expires_at);
+
+	SPI_connect();
+	if (has_ttl && expires_at <= now)
+	{
+		/* Already expired: the key ends up absent, as after Redis' SET EX 0. */
+		Datum		args[2] = {key, TimestampTzGetDatum(now)};
+
+		authstore_execute(&delete_live_plan, args, NULL, false, 0);
+	}
+	else
+	{
+		Datum		args[3] = {key, value, TimestampTzGetDatum(expires_at)};
+		char		nulls[3] = {' ', ' ', has_ttl ? ' ' : 'n'};
+
+		authstore_execute(&upsert_plan, args, nulls, false, 0);
+	}
+	SPI_finish();
+
+	PG_RETURN_VOID();
+}
+
+Datum
+auth_kv_get(PG_FUNCTION_ARGS)
+{
+	MemoryContext fcxt = CurrentMemoryContext;
+	Datum		args[1];
+	TimestampTz now;
+	Datum		result = (Datum) 0;
+	bool		isnull = true;
+
+	authstore_check_primary();
+	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
+	now = authstore_now();
+
+	SPI_connect();
+	if (authstore_execute(&get_plan, args, NULL, false, 1) == 1 &&
+		result_is_live(2, now))
+		result = authstore_copy_result_text(1, fcxt, &isnull);
+	SPI_finish();
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+Datum
+auth_kv_take(PG_FUNCTION_ARGS)
+{
+	MemoryContext fcxt = CurrentMemoryContext;
+	Datum		args[1];
+	TimestampTz now;
+	Datum		result = (Datum) 0;
+	bool		isnull = true;
+
+	authstore_check_primary();
+	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
+	now = authstore_now();
+
+	/*
+	 * The DELETE's row lock makes exactly one concurrent caller see the row;
+	 * an expired row is deleted too but reported as absent.
+	 */
+	SPI_connect();
+	if (authstore_execute(&take_plan, args, NULL, false, 0) == 1 &&
+		result_is_live(2, now))
+		result = authstore_copy_result_text(1, fcxt, &isnull);
+	SPI_finish();
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+Datum
+auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
+{
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	TimestampTz now;
+	TimestampTz expires_at = 0;
+	bool		stored;
+
+	authstore_check_primary();
+	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
+	args[1] = authstore_value_arg(fcinfo, 1);
+	now = authstore_now();
+	if (!ttl_arg(fcinfo, 2, now, &expires_at))
+		nulls[2] = 'n';
+	else if (expires_at <= now)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl_seconds must be greater than zero"),
+				 errdetail("A value that expires at once cannot be set if not exists."),
+				 errhint("Pass NULL for a key that never expires.")));
+	args[2] = TimestampTzGetDatum(expires_at);
+	args[3] = TimestampTzGetDatum(now);
+
+	SPI_connect();
+	stored = authstore_execute(&nx_plan, args, nulls, false, 0) == 1;
+	SPI_finish();
+
+	PG_RETURN_BOOL(stored);
+}
+
+Datum
+auth_kv_delete(PG_FUNCTION_ARGS)
+{
+	Datum		args[2];
+	bool		deleted;
+
+	authstore_check_primary();
+	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
+	args[1] = TimestampTzGetDatum(authstore_now());
+
+	SPI_connect();
+	deleted = authstore_execute(&delete_live_plan, args, NULL, false, 0) == 1;
+	SPI_finish();
+
+	PG_RETURN_BOOL(deleted);
+}
+
+Datum
+auth_kv_incr(PG_FUNCTION_ARGS)
+{
+	MemoryContext fcxt = CurrentMemoryContext;
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	TimestampTz now;
+	TimestampTz expires_at = 0;
+	int64		result;
+
+	authstore_check_primary();
+	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
+	now = authstore_now();
+	if (!ttl_arg(fcinfo, 1, now, &expires_at))
+		nulls[1] = 'n';
+	args[1] = TimestampTzGetDatum(expires_at);
+	args[2] = TimestampTzGetDatum(now);
+
+	SPI_connect();
+
+	/*
+	 * incr_value()'s errors are the caller's business; the statement they
+	 * come from is ours, so drop the "SQL statement" context SPI adds.
+	 */
+	PG_TRY();
+	{
+		if (authstore_execute(&incr_plan, args, nulls, false, 0) != 1)
+			elog(ERROR, "authstore: increment of a key processed no row");
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(fcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (edata->context)
+		{
+			pfree(edata->context);
+			edata->context = NULL;
+		}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	/* the value was written by this statement: '1' or incr_value's output */
+	result = strtoi64(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					  NULL, 10);
+	SPI_finish();
+
+	PG_RETURN_INT64(result);
+}
+
+Datum
+auth_kv_ttl(PG_FUNCTION_ARGS)
+{
+	Datum		args[1];
+	TimestampTz now;
+	bool		found = false;
+	bool		isnull = true;
+	Datum		expires_at = (Datum) 0;
+
+	authstore_check_primary();
+	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
+	now = authstore_now();
+
+	SPI_connect();
+	if (authstore_execute(&ttl_plan, args, NULL, false, 1) == 1)
+	{
+		found = true;
+		expires_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	SPI_finish();
+
+	if (!found || !is_live(expires_at, isnull, now))
+		PG_RETURN_NULL();
+	if (isnull)
+		PG_RETURN_FLOAT8(get_float8_infinity());
+	PG_RETURN_FLOAT8((double) (DatumGetTimestampTz(expires_at) - now) / USECS_PER_SEC);
+}
+
+Datum
+auth_kv_expire(PG_FUNCTION_ARGS)
+{
+	Datum		key;
+	TimestampTz now;
+	TimestampTz expires_at = 0;
+	bool		has_ttl;
+	bool		changed;
+
+	authstore_check_primary();
+	key = authstore_key_arg(fcinfo, 0, "key", false);
+	now = authstore_now();
+	has_ttl = ttl_arg(fcinfo, 1, now, &expires_at);
+
+	SPI_connect();
+	if (has_ttl && expires_at <= now)
+	{
+		Datum		args[2] = {key, TimestampTzGetDatum(now)};
+
+		changed = authstore_execute(&delete_live_plan, args, NULL, false, 0) == 1;
+	}
+	else
+	{
+		Datum		args[3] = {key, TimestampTzGetDatum(expires_at), TimestampTzGetDatum(now)};
+		char		nulls[3] = {' ', has_ttl ? ' ' : 'n', ' '};
+
+		changed = authstore_execute(&expire_plan, args, nulls, false, 0) == 1;
+	}
+	SPI_finish();
+
+	PG_RETURN_BOOL(changed);
+}
+
+/*
+ * Live keys under a literal prefix, in key order.  The scan starts at the
+ * prefix and stops at the first key that does not start with it: in bytewise
+ * order all such keys are contiguous.
+ */
+Datum
+auth_kv_keys(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *prefix;
+	int			prefix_len;
+	Datum		args[2];
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcxt;
+	Portal		portal;
+	bool		done = false;
+
+	authstore_check_primary();
+	prefix = DatumGetTextPP(authstore_key_arg(fcinfo, 0, "prefix", true));
+	prefix_len = VARSIZE_ANY_EXHDR(prefix);
+	args[0] = PointerGetDatum(prefix);
+	args[1] = TimestampTzGetDatum(authstore_now());
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(tupdesc, (AttrNumber) 1, "key", TEXTOID, -1, 0);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+	MemoryContextSwitchTo(oldcxt);
+
+	SPI_connect();
+	if (keys_plan.plan == NULL)
+		authstore_execute(&keys_plan, args, NULL, true, 1); /* prepares it */
+	portal = SPI_cursor_open(NULL, keys_plan.plan, args, NULL, true);
+	while (!done)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			text	   *key = DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc,
+														   1, &isnull));
+
+			if (VARSIZE_ANY_EXHDR(key) < prefix_len ||
+				memcmp(VARDATA_ANY(key), VARDATA_ANY(prefix), prefix_len) != 0)
+			{
+				done = true;
+				break;
+			}
+			{
+				Datum		values[1] = {PointerGetDatum(key)};
+				bool		nulls[1] = {false};
+
+				/* tuplestore copies into its own (per-query) context */
+				tuplestore_putvalues(tupstore, tupdesc, values, nulls);
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	return (Datum) 0;
+}
+
+/*
+ * Delete every key under a literal prefix; count the live ones.  For a
+ * non-empty prefix the smallest string greater than every key with that
+ * prefix (last byte below 0xFF incremented) bounds the index scan.
+ */
+Datum
+auth_kv_clear(PG_FUNCTION_ARGS)
+{
+	text	   *prefix;
+	int			len;
+	TimestampTz now;
+	text	   *upper = NULL;
+	bool		isnull;
+	int64		count;
+
+	authstore_check_primary();
+	prefix = DatumGetTextPP(authstore_key_arg(fcinfo, 0, "prefix", true));
+	len = VARSIZE_ANY_EXHDR(prefix);
+	now = authstore_now();
+
+	while (len > 0 && (unsigned char) VARDATA_ANY(prefix)[len - 1] == 0xFF)
+		len--;
+	if (len > 0)
+	{
+		upper = (text *) palloc(VARHDRSZ + len);
+		SET_VARSIZE(upper, VARHDRSZ + len);
+		memcpy(VARDATA(upper), VARDATA_ANY(prefix), len);
+		((unsigned char *) VARDATA(upper))[len - 1]++;
+	}
+
+	SPI_connect();
+	if (upper != NULL)
+	{
+		Datum		args[3] = {PointerGetDatum(prefix), PointerGetDatum(upper),
+		TimestampTzGetDatum(now)};
+
+		authstore_execute(&clear_range_plan, args, NULL, false, 0);
+	}
+	else
+	{
+		Datum		args[2] = {PointerGetDatum(prefix), TimestampTzGetDatum(now)};
+
+		authstore_execute(&clear_from_plan, args, NULL, false, 0);
+	}
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										1, &isnull));
+	SPI_finish();
+
+	PG_RETURN_INT64(count);
+}
+
+/*
+ * authstore.incr_value(key, value): value + 1 as text.  Like Redis, only a
+ * plain decimal integer (optional minus sign, digits) can be incremented.
+ */
+Datum
+authstore_incr_value(PG_FUNCTION_ARGS)
+{
+	text	   *key = PG_GETARG_TEXT_PP(0);
+	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *p = s;
+	int64		v = 0;
+	bool		neg = false;
+	bool		valid = true;
+
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	if (*p == '\0')
+		valid = false;
+	for (; valid && *p; p++)
+	{
+		int			digit;
+
+		if (*p < '0' || *p > '9')
+		{
+			valid = false;
+			break;
+		}
+		digit = *p - '0';
+		/* accumulate negatively: INT64_MIN has no positive counterpart */
+		if (v < (PG_INT64_MIN + digit) / 10)
+		{
+			valid = false;
+			break;
+		}
+		v = v * 10 - digit;
+	}
+	if (valid && !neg && v == PG_INT64_MIN)
+		valid = false;
+
+	if (!valid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("value of key \"%s\" is not an integer or out of range",
+						text_to_cstring(key)),
+				 errdetail("auth_kv_incr() can only increment a 64-bit decimal integer.")));
+	if (!neg)
+		v = -v;
+	if (v == PG_INT64_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("increment of key \"%s\" would overflow", text_to_cstring(key))));
+
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf(INT64_FORMAT, v + 1)));
+}

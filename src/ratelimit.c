@@ -1,0 +1,157 @@
+/*-------------------------------------------------------------------------
+ *
+ * ratelimit.c
+ *	  auth_rl_hit and auth_rl_reset: Better Auth 1.7's atomic fixed-window
+ *	  "consume" over the unlogged table authstore.rate_limit.
+ *
+ * With elapsed = now - last_hit, one hit is decided as follows:
+ *	 no state                 -> hits = 1, last_hit = now, allowed
+ *	 elapsed >= window        -> hits = 1, last_hit = now, allowed (reset)
+ *	 hits >= max              -> denied, state unchanged,
+ *								 retry_after = last_hit + window - now
+ *	 otherwise                -> hits += 1, last_hit = now, allowed
+ *
+ * The whole decision is one INSERT ... ON CONFLICT DO UPDATE, so the row
+ * lock it takes serializes concurrent hits on a key: none is lost and no
+ * more are allowed than the sequential algorithm would allow.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/memutils.h"
+
+#include "authstore.h"
+
+PG_FUNCTION_INFO_V1(auth_rl_hit);
+PG_FUNCTION_INFO_V1(auth_rl_reset);
+
+/*
+ * $1 key, $2 now, $3 now + window, $4 now - window, $5 max.
+ * "elapsed >= window" is "last_hit <= now - window".  In SET, r.* are the
+ * values before this hit.
+ */
+#define RL_DENIED \
+	"(r.last_hit OPERATOR(pg_catalog.>) $4 AND r.hits OPERATOR(pg_catalog.>=) $5)"
+
+static AuthstorePlan hit_plan = {
+	"INSERT INTO authstore.rate_limit AS r (key, hits, last_hit, window_end, denied) "
+	"VALUES ($1, 1, $2, $3, false) "
+	"ON CONFLICT (key) DO UPDATE SET "
+	"hits = CASE WHEN r.last_hit OPERATOR(pg_catalog.<=) $4 THEN 1 "
+	"WHEN r.hits OPERATOR(pg_catalog.>=) $5 THEN r.hits "
+	"ELSE r.hits OPERATOR(pg_catalog.+) 1 END, "
+	"last_hit = CASE WHEN " RL_DENIED " THEN r.last_hit ELSE $2 END, "
+	"window_end = CASE WHEN " RL_DENIED " THEN r.window_end ELSE $3 END, "
+	"denied = " RL_DENIED " "
+	"RETURNING hits, last_hit, denied",
+	5, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}
+};
+
+static AuthstorePlan reset_plan = {
+	"DELETE FROM authstore.rate_limit WHERE key OPERATOR(pg_catalog.=) $1 "
+	"AND window_end OPERATOR(pg_catalog.>) $2",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+/* The result row type, looked up once per call site. */
+static TupleDesc
+hit_result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+
+	if (tupdesc == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "authstore: auth_rl_hit must return a composite type");
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
+	return tupdesc;
+}
+
+Datum
+auth_rl_hit(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		args[5];
+	TimestampTz now;
+	int64		window;
+	int32		max;
+	int32		hits;
+	TimestampTz last_hit;
+	bool		denied;
+	bool		isnull;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	authstore_check_primary();
+	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("window_seconds must not be null")));
+	window = authstore_seconds_to_usecs(PG_GETARG_FLOAT8(1), "window_seconds", false);
+	if (window == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_seconds must be at least one microsecond")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max must not be null")));
+	max = PG_GETARG_INT32(2);
+	if (max <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be greater than zero")));
+	tupdesc = hit_result_desc(fcinfo);
+
+	now = authstore_now();
+	args[1] = TimestampTzGetDatum(now);
+	args[2] = TimestampTzGetDatum(now + window);
+	args[3] = TimestampTzGetDatum(now - window);
+	args[4] = Int32GetDatum(max);
+
+	SPI_connect();
+	if (authstore_execute(&hit_plan, args, NULL, false, 0) != 1)
+		elog(ERROR, "authstore: rate-limit hit processed no row");
+	hits = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	last_hit = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	denied = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	SPI_finish();
+
+	values[0] = BoolGetDatum(!denied);
+	values[1] = Int32GetDatum(hits);
+	values[2] = Int32GetDatum(hits >= max ? 0 : max - hits);
+	/* when denied, last_hit + window - now = last_hit - (now - window) */
+	values[3] = Float8GetDatum(denied ?
+							   (double) (last_hit - (now - window)) / USECS_PER_SEC : 0.0);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* Forget a key's state; true when it still had an effect (inside its window). */
+Datum
+auth_rl_reset(PG_FUNCTION_ARGS)
+{
+	Datum		args[2];
+	bool		deleted;
+
+	authstore_check_primary();
+	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
+	args[1] = TimestampTzGetDatum(authstore_now());
+
+	SPI_connect();
+	deleted = authstore_execute(&reset_plan, args, NULL, false, 0) == 1;
+	SPI_finish();
+
+	PG_RETURN_BOOL(deleted);
+}
