@@ -33,3 +33,8 @@ EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS defines the TAP recipe but no target for it outside "installcheck".
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)

@@ -1,0 +1,55 @@
+-- privileges: PUBLIC can do nothing; "GRANT authstore_user TO app" gives an
+-- application every function except the maintenance sweep, and no direct
+-- access to the tables or the superuser-only settings.
+SET authstore.test_clock = 4102444800;
+SELECT auth_kv_clear('');
+CREATE ROLE regress_authstore_app LOGIN;
+CREATE ROLE regress_authstore_nobody LOGIN;
+GRANT authstore_user TO regress_authstore_app;
+
+-- who may execute what: no function is executable by PUBLIC
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('regress_authstore_nobody', p.oid, 'EXECUTE') AS nobody,
+       has_function_privilege('authstore_user', p.oid, 'EXECUTE') AS authstore_user
+  FROM pg_proc p
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+ WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'authstore')
+ ORDER BY 1::text;
+SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'authstore_user';
+
+-- a role without the grant can call nothing and read nothing
+SET ROLE regress_authstore_nobody;
+SELECT auth_kv_set('k', 'v');
+SELECT auth_kv_get('k');
+SELECT * FROM auth_rl_hit('k', 60, 1);
+SELECT * FROM authstore.kv;
+RESET ROLE;
+
+-- the application role can use every function
+SET ROLE regress_authstore_app;
+SELECT auth_kv_set('k', 'v', 60);
+SELECT auth_kv_get('k'), auth_kv_ttl('k');
+SELECT auth_kv_set_if_not_exists('nx', 'v');
+SELECT auth_kv_incr('n');
+SELECT auth_kv_expire('k', 120);
+SELECT * FROM auth_kv_keys();
+SELECT auth_kv_take('k');
+SELECT auth_kv_delete('nx');
+SELECT * FROM auth_rl_hit('rl', 60, 1);
+SELECT auth_rl_reset('rl');
+SELECT auth_kv_clear('');
+-- ... but not the tables, the sweep, the internal helper or the settings
+SELECT * FROM authstore.kv;
+SELECT * FROM authstore.rate_limit;
+INSERT INTO authstore.kv VALUES ('x', 'y', NULL);
+TRUNCATE authstore.kv;
+SELECT auth_kv_sweep();
+SELECT authstore.incr_value('k', '1');
+SET authstore.test_clock = 1;
+SET authstore.max_value_bytes = 1000000000;
+SET authstore.max_key_bytes = 2048;
+ALTER TABLE authstore.kv SET LOGGED;
+RESET ROLE;
+
+DROP ROLE regress_authstore_app;
+DROP ROLE regress_authstore_nobody;

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# test/run.sh — set up and run authstore's whole test suite on Debian 12.
+#
+# Run as root from anywhere: installs the packages it needs, builds (any
+# compiler warning fails the run), installs the extension, starts a
+# throwaway PostgreSQL 15 cluster with authstore preloaded, runs the
+# regression and isolation tests against it, then the TAP tests (which start
+# their own clusters).  Postgres refuses to run as root, so servers and TAP
+# run as the unprivileged "postgres" OS user on a copy of the tree.
+#
+# Ends with one line "N passed, M failed" (regression files + isolation specs
+# + TAP assertions) and exits non-zero when anything failed.
+#
+# Environment: AUTHSTORE_SKIP_APT=1 skips apt-get; AUTHSTORE_TEST_PORT picks
+# the throwaway cluster's port (default 54329).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+port=${AUTHSTORE_TEST_PORT:-54329}
+pg_bin=/usr/lib/postgresql/15/bin
+
+say() { printf '==> %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test/run.sh: run as root (it installs packages and the extension)" >&2
+	exit 2
+fi
+
+if [ -z "${AUTHSTORE_SKIP_APT:-}" ]; then
+	say "installing packages"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq build-essential postgresql-15 postgresql-server-dev-15 \
+		libsodium-dev libipc-run-perl >/dev/null
+fi
+
+cd "$repo"
+say "building (warnings are errors)"
+make -s clean >/dev/null
+build_log=$(mktemp)
+if ! make >"$build_log" 2>&1; then
+	cat "$build_log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+if grep -q 'warning:' "$build_log"; then
+	grep 'warning:' "$build_log"
+	echo "build produced compiler warnings"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+rm -f "$build_log"
+make -s install >/dev/null
+
+# A copy of the tree the postgres user can write to (results, tmp_check).
+work=$(mktemp -d /tmp/authstore-test.XXXXXX)
+cleanup() {
+	if [ -f "$work/data/postmaster.pid" ]; then
+		runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+tar -C "$repo" --exclude=.git -cf - . | tar -C "$work" -xf - --one-top-level=tree
+chown -R postgres "$work"
+as_pg() { runuser -u postgres -- env -C "$work/tree" "$@"; }
+
+say "starting a throwaway cluster with authstore preloaded (port $port)"
+as_pg "$pg_bin/initdb" -D "$work/data" -A trust -U postgres >/dev/null
+cat >>"$work/data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$work'
+port = $port
+shared_preload_libraries = 'authstore'
+# The sweeper must not be connected to the databases pg_regress drops and
+# recreates; the worker is covered by the TAP tests.
+authstore.database = 'postgres'
+EOF
+as_pg "$pg_bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+
+passed=0
+failed=0
+
+# One make call per suite, so that a failure in one does not hide the other.
+for suite in regression isolation; do
+	say "$suite tests"
+	case $suite in
+		regression) only="ISOLATION=" ;;
+		isolation) only="REGRESS=" ;;
+	esac
+	set +e
+	as_pg env PGHOST="$work" PGPORT="$port" PGUSER=postgres make installcheck "$only" \
+		>"$work/$suite.log" 2>&1
+	rc=$?
+	set -e
+	cat "$work/$suite.log"
+	ok=$(grep -cE '\.\.\. ok' "$work/$suite.log" || true)
+	bad=$(grep -cE '\.\.\. (FAILED|failed)' "$work/$suite.log" || true)
+	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+done
+for diffs in "$work/tree/regression.diffs" "$work/tree/output_iso/regression.diffs"; do
+	if [ -s "$diffs" ]; then
+		say "$diffs"
+		cat "$diffs"
+	fi
+done
+
+say "TAP tests"
+set +e
+as_pg make prove_installcheck >"$work/prove.log" 2>&1
+rc=$?
+set -e
+cat "$work/prove.log"
+tap_total=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$work/prove.log" | tail -n 1)
+tap_total=${tap_total:-0}
+tap_bad=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$work/prove.log" | awk '{s += $1} END {print s + 0}')
+if [ "$rc" -ne 0 ] && [ "$tap_bad" -eq 0 ]; then
+	tap_bad=1
+fi
+if [ "$rc" -ne 0 ]; then
+	for log in "$work"/tree/tmp_check/log/*; do
+		[ -f "$log" ] || continue
+		say "$log (last 40 lines)"
+		tail -n 40 "$log"
+	done
+fi
+passed=$((passed + tap_total - tap_bad))
+failed=$((failed + tap_bad))
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
