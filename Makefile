@@ -22,7 +22,7 @@ REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.
 ISOLATION = kv-take kv-nx kv-incr rl-hit sweep-vs-set
-ISOLATION_OPTS = --inputdir=test --outputdir=output_iso
+ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=$(EXTENSION)
 
 # TAP tests need a server they start themselves, with the library preloaded.
 TAP_TESTS = 1
