@@ -15,6 +15,12 @@
  * in its own short transaction.  While the extension is not installed there
  * it logs once and only checks again each cycle.
  *
+ * Dynamic workers outlive the process that registered them, and a restarted
+ * launcher knows nothing of its predecessor's sweepers.  So a sweeper checks
+ * at least every LAUNCHER_CHECK_MS that the launcher that started it still
+ * runs, and exits when it does not; the launcher's restart delay is longer
+ * than that, so no database ever gets two sweepers.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -49,6 +55,23 @@ PGDLLEXPORT void authstore_sweeper_main(Datum main_arg);
 #define SWEEPER_RESTART_MS 1000
 /* Databases one launcher serves at most (each costs a worker process). */
 #define MAX_SWEPT_DATABASES 32
+/* How often a sweeper makes sure its launcher is still there. */
+#define LAUNCHER_CHECK_MS 1000
+/* The launcher's restart delay: must exceed LAUNCHER_CHECK_MS (see above). */
+#define LAUNCHER_RESTART_SECS 5
+
+#define LAUNCHER_TYPE "authstore launcher"
+#define SWEEPER_TYPE "authstore sweeper"
+
+/* What a launcher hands a sweeper in bgw_extra. */
+typedef struct SweeperArgs
+{
+	pid_t		launcher_pid;
+	char		dbname[NAMEDATALEN];
+} SweeperArgs;
+
+StaticAssertDecl(sizeof(SweeperArgs) <= BGW_EXTRALEN,
+				 "SweeperArgs must fit in bgw_extra");
 
 typedef struct SweeperSlot
 {
@@ -110,11 +133,11 @@ authstore_register_launcher(void)
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
+	worker.bgw_restart_time = LAUNCHER_RESTART_SECS;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "authstore");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "authstore_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "authstore launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "authstore launcher");
+	snprintf(worker.bgw_name, BGW_MAXLEN, LAUNCHER_TYPE);
+	snprintf(worker.bgw_type, BGW_MAXLEN, LAUNCHER_TYPE);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -122,6 +145,7 @@ static bool
 start_sweeper(SweeperSlot *slot, Oid dboid)
 {
 	BackgroundWorker worker;
+	SweeperArgs args;
 	MemoryContext old;
 	bool		registered;
 
@@ -134,9 +158,12 @@ start_sweeper(SweeperSlot *slot, Oid dboid)
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "authstore_sweeper_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "authstore sweeper for database \"%s\"",
 			 slot->dbname);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "authstore sweeper");
+	snprintf(worker.bgw_type, BGW_MAXLEN, SWEEPER_TYPE);
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	strlcpy(worker.bgw_extra, slot->dbname, BGW_EXTRALEN);
+	memset(&args, 0, sizeof(args));
+	args.launcher_pid = MyProcPid;
+	strlcpy(args.dbname, slot->dbname, NAMEDATALEN);
+	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = MyProcPid;
 
 	if (slot->handle != NULL)
@@ -381,11 +408,20 @@ sweep_database(bool *installed)
 	return total;
 }
 
+/* Is the launcher that started this sweeper still running? */
+static bool
+launcher_alive(pid_t launcher_pid)
+{
+	const char *type = GetBackgroundWorkerTypeByPid(launcher_pid);
+
+	return type != NULL && strcmp(type, LAUNCHER_TYPE) == 0;
+}
+
 void
 authstore_sweeper_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
-	char		dbname[NAMEDATALEN];
+	SweeperArgs args;
 	MemoryContext cycle_cxt;
 	bool		missing_logged = false;
 
@@ -393,7 +429,7 @@ authstore_sweeper_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	strlcpy(dbname, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "authstore sweeper cycle",
@@ -401,13 +437,14 @@ authstore_sweeper_main(Datum main_arg)
 
 	ereport(DEBUG1,
 			(errmsg("authstore: sweeper started for database \"%s\", interval %d ms, batch %d",
-					dbname, authstore_sweep_interval_ms,
+					args.dbname, authstore_sweep_interval_ms,
 					authstore_sweep_batch_size)));
 
 	for (;;)
 	{
-		bool		installed = true;
-		uint64		deleted = 0;
+		volatile bool installed = true;
+		volatile uint64 deleted = 0;
+		TimestampTz next_sweep;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -427,7 +464,10 @@ authstore_sweeper_main(Datum main_arg)
 		 */
 		PG_TRY();
 		{
-			deleted = sweep_database(&installed);
+			bool		found;
+
+			deleted = sweep_database(&found);
+			installed = found;
 		}
 		PG_CATCH();
 		{
@@ -447,7 +487,7 @@ authstore_sweeper_main(Datum main_arg)
 		if (!installed && !missing_logged)
 			ereport(LOG,
 					(errmsg("authstore: extension \"authstore\" is not installed in database \"%s\"; not sweeping",
-							dbname),
+							args.dbname),
 					 errhint("Run CREATE EXTENSION authstore there, or remove the database from authstore.database.")));
 		missing_logged = !installed;
 
@@ -455,9 +495,30 @@ authstore_sweeper_main(Datum main_arg)
 			ereport(DEBUG1,
 					(errmsg("authstore: swept " UINT64_FORMAT " expired rows", deleted)));
 
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 authstore_sweep_interval_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		/* nap until the next sweep, looking for the launcher meanwhile */
+		next_sweep = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												 authstore_sweep_interval_ms);
+		for (;;)
+		{
+			long		nap = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															  next_sweep);
+
+			if (!launcher_alive(args.launcher_pid))
+			{
+				ereport(DEBUG1,
+						(errmsg("authstore: launcher exited; sweeper for database \"%s\" exits",
+								args.dbname)));
+				proc_exit(0);
+			}
+			if (nap <= 0)
+				break;
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(nap, LAUNCHER_CHECK_MS), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			if (ConfigReloadPending)
+				break;			/* the interval may have changed: start over */
+		}
 	}
 }

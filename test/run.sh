@@ -89,7 +89,7 @@ for suite in regression isolation; do
 		isolation) only="REGRESS=" ;;
 	esac
 	set +e
-	as_pg env PGHOST="$work" PGPORT="$port" PGUSER=postgres make installcheck "$only" \
+	as_pg env PGHOST="$work" PGPORT="$port" PGUSER=postgres make installcheck "$only" TAP_TESTS= \
 		>"$work/$suite.log" 2>&1
 	rc=$?
 	set -e
