@@ -8,6 +8,7 @@ OBJS = \
 	src/kv.o \
 	src/ratelimit.o \
 	src/sweep.o \
+	src/tokens.o \
 	src/worker.o
 
 # Install scripts live in sql/ next to the regression inputs; only the
@@ -17,11 +18,11 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 SHLIB_LINK += -lsodium
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
-REGRESS = kv ttl ratelimit limits badinput privileges search_path sweep
+REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.
-ISOLATION = kv-take kv-nx kv-incr rl-hit sweep-vs-set
+ISOLATION = kv-take kv-nx kv-incr rl-hit sweep-vs-set token-consume
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=$(EXTENSION)
 
 # TAP tests need a server they start themselves, with the library preloaded.

@@ -53,7 +53,25 @@ CREATE UNLOGGED TABLE authstore.rate_limit (
 	autovacuum_analyze_scale_factor = 0.05
 );
 
-REVOKE ALL ON TABLE authstore.kv, authstore.rate_limit FROM PUBLIC;
+/*
+ * One-time tokens.  Only SHA-256 of the token string is stored; the token
+ * itself exists only in the caller's hands.
+ */
+CREATE UNLOGGED TABLE authstore.token (
+	hash		bytea NOT NULL,
+	subject		text COLLATE "C" NOT NULL,
+	purpose		text COLLATE "C" NOT NULL,
+	expires_at	timestamptz NOT NULL,
+	CONSTRAINT token_pkey PRIMARY KEY (hash)
+) WITH (
+	autovacuum_vacuum_scale_factor = 0.02,
+	autovacuum_analyze_scale_factor = 0.05
+);
+
+CREATE INDEX token_subject_idx ON authstore.token (subject, purpose);
+CREATE INDEX token_expires_at_idx ON authstore.token (expires_at);
+
+REVOKE ALL ON TABLE authstore.kv, authstore.rate_limit, authstore.token FROM PUBLIC;
 
 -- Internal helper of auth_kv_incr: the increment of a stored integer, with
 -- Redis' errors for non-integers and overflow.  Not callable by PUBLIC.
@@ -140,6 +158,30 @@ AS 'MODULE_PATHNAME', 'auth_rl_reset'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 
 ------------------------------------------------------------------------------
+-- One-time tokens
+------------------------------------------------------------------------------
+
+CREATE FUNCTION auth_token_issue(subject text, purpose text, ttl_seconds double precision)
+RETURNS text
+AS 'MODULE_PATHNAME', 'auth_token_issue'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_token_verify(token text, purpose text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'auth_token_verify'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_token_consume(token text, purpose text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'auth_token_consume'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_token_revoke(subject text, purpose text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_token_revoke'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+------------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; one role to grant to applications.
 ------------------------------------------------------------------------------
 
@@ -156,7 +198,11 @@ REVOKE ALL ON FUNCTION
 	auth_kv_clear(text),
 	auth_kv_sweep(integer),
 	auth_rl_hit(text, double precision, integer),
-	auth_rl_reset(text)
+	auth_rl_reset(text),
+	auth_token_issue(text, text, double precision),
+	auth_token_verify(text, text),
+	auth_token_consume(text, text),
+	auth_token_revoke(text, text)
 FROM PUBLIC;
 
 -- authstore_user is a cluster-wide NOLOGIN role: "GRANT authstore_user TO
@@ -183,5 +229,9 @@ GRANT EXECUTE ON FUNCTION
 	auth_kv_keys(text),
 	auth_kv_clear(text),
 	auth_rl_hit(text, double precision, integer),
-	auth_rl_reset(text)
+	auth_rl_reset(text),
+	auth_token_issue(text, text, double precision),
+	auth_token_verify(text, text),
+	auth_token_consume(text, text),
+	auth_token_revoke(text, text)
 TO authstore_user;

@@ -37,10 +37,15 @@ SELECT auth_kv_take('k');
 SELECT auth_kv_delete('nx');
 SELECT * FROM auth_rl_hit('rl', 60, 1);
 SELECT auth_rl_reset('rl');
+SELECT auth_token_issue('u', 'reset', 60) AS tok \gset
+SELECT auth_token_verify(:'tok', 'reset'), auth_token_consume(:'tok', 'reset');
+SELECT auth_token_issue('u', 'reset', 60) IS NOT NULL AS issued;
+SELECT auth_token_revoke('u');
 SELECT auth_kv_clear('');
 -- ... but not the tables, the sweep, the internal helper or the settings
 SELECT * FROM authstore.kv;
 SELECT * FROM authstore.rate_limit;
+SELECT * FROM authstore.token;
 INSERT INTO authstore.kv VALUES ('x', 'y', NULL);
 TRUNCATE authstore.kv;
 SELECT auth_kv_sweep();

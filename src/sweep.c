@@ -3,6 +3,7 @@
  * sweep.c
  *	  Deletion of expired key-value rows and idle rate-limit state: the
  *	  SQL function auth_kv_sweep() and the batches the background worker runs.
+ *	  Expired one-time tokens go the same way.
  *
  * Rows are picked with FOR UPDATE SKIP LOCKED, so a sweep never waits for an
  * application transaction, and re-checked under the row lock, so a row made
@@ -35,31 +36,45 @@ static AuthstorePlan sweep_rl_plan = {
 	2, {TIMESTAMPTZOID, INT8OID}
 };
 
+static AuthstorePlan sweep_token_plan = {
+	"DELETE FROM authstore.token WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+	"SELECT ctid FROM authstore.token WHERE expires_at OPERATOR(pg_catalog.<=) $1 "
+	"ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)) "
+	"AND expires_at OPERATOR(pg_catalog.<=) $1",
+	2, {TIMESTAMPTZOID, INT8OID}
+};
+
+static AuthstorePlan *const sweep_plans[] = {
+	&sweep_kv_plan, &sweep_rl_plan, &sweep_token_plan
+};
+
 /*
- * Delete up to max_rows (< 0: all) expired rows, key-value rows first.
- * Runs between SPI_connect() and SPI_finish().  Returns the rows deleted.
+ * Delete up to max_rows (< 0: all) expired rows: key-value rows, then idle
+ * rate-limit state, then expired tokens.  Runs between SPI_connect() and
+ * SPI_finish().  Returns the rows deleted.
  */
 uint64
 authstore_sweep(TimestampTz now, int64 max_rows)
 {
 	Datum		args[2];
-	char		nulls[2] = {' ', ' '};
-	uint64		deleted;
+	char		nulls[2] = {' ', 'n'};
+	uint64		deleted = 0;
+	int			i;
 
 	args[0] = TimestampTzGetDatum(now);
-	args[1] = Int64GetDatum(max_rows);
-	if (max_rows < 0)
-		nulls[1] = 'n';
+	args[1] = (Datum) 0;
 
-	deleted = authstore_execute(&sweep_kv_plan, args, nulls, false, 0);
-
-	if (max_rows >= 0)
+	for (i = 0; i < lengthof(sweep_plans); i++)
 	{
-		if (deleted >= (uint64) max_rows)
-			return deleted;
-		args[1] = Int64GetDatum(max_rows - deleted);
+		if (max_rows >= 0)
+		{
+			if (deleted >= (uint64) max_rows)
+				break;
+			args[1] = Int64GetDatum(max_rows - (int64) deleted);
+			nulls[1] = ' ';
+		}
+		deleted += authstore_execute(sweep_plans[i], args, nulls, false, 0);
 	}
-	deleted += authstore_execute(&sweep_rl_plan, args, nulls, false, 0);
 
 	return deleted;
 }

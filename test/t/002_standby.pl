@@ -41,6 +41,19 @@ my @cases = (
 		'auth_rl_hit(text,double precision,integer)'
 	],
 	[ "SELECT auth_rl_reset('r')", 'auth_rl_reset(text)' ],
+	[
+		"SELECT auth_token_issue('u', 'reset', 60)",
+		'auth_token_issue(text,text,double precision)'
+	],
+	[
+		"SELECT auth_token_verify(repeat('A', 43), 'reset')",
+		'auth_token_verify(text,text)'
+	],
+	[
+		"SELECT auth_token_consume(repeat('A', 43), 'reset')",
+		'auth_token_consume(text,text)'
+	],
+	[ "SELECT auth_token_revoke('u')", 'auth_token_revoke(text,text)' ],
 );
 
 # The extension's own functions named auth_*, as regprocedure text.
