@@ -4,6 +4,7 @@ EXTVERSION = 0.1.0
 
 MODULE_big = authstore
 OBJS = \
+	src/admin.o \
 	src/authstore.o \
 	src/kv.o \
 	src/ratelimit.o \
@@ -18,7 +19,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 SHLIB_LINK += -lsodium
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
-REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep
+REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.

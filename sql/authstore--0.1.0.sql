@@ -182,6 +182,22 @@ AS 'MODULE_PATHNAME', 'auth_token_revoke'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 
 ------------------------------------------------------------------------------
+-- Operations
+------------------------------------------------------------------------------
+
+/*
+ * Switch the storage tables between UNLOGGED (the default: fast, emptied
+ * after a crash, absent on replicas) and LOGGED (WAL-logged: survives
+ * crashes, replicated).  Each switch rewrites the tables under an ACCESS
+ * EXCLUSIVE lock.  Returns whether the tables are now logged.  For
+ * administrators only.
+ */
+CREATE FUNCTION auth_set_durable(durable boolean)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_set_durable'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+------------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; one role to grant to applications.
 ------------------------------------------------------------------------------
 
@@ -202,7 +218,8 @@ REVOKE ALL ON FUNCTION
 	auth_token_issue(text, text, double precision),
 	auth_token_verify(text, text),
 	auth_token_consume(text, text),
-	auth_token_revoke(text, text)
+	auth_token_revoke(text, text),
+	auth_set_durable(boolean)
 FROM PUBLIC;
 
 -- authstore_user is a cluster-wide NOLOGIN role: "GRANT authstore_user TO

@@ -531,8 +531,9 @@ auth_kv_clear(PG_FUNCTION_ARGS)
 }
 
 /*
- * authstore.incr_value(key, value): value + 1 as text.  Like Redis, only a
- * plain decimal integer (optional minus sign, digits) can be incremented.
+ * authstore.incr_value(key, value): value + 1 as text.  Like Redis, only the
+ * canonical decimal form of a 64-bit integer can be incremented: an optional
+ * minus sign and digits, no leading zeros, no "-0", no spaces or "+".
  */
 Datum
 authstore_incr_value(PG_FUNCTION_ARGS)
@@ -549,7 +550,7 @@ authstore_incr_value(PG_FUNCTION_ARGS)
 		neg = true;
 		p++;
 	}
-	if (*p == '\0')
+	if (*p == '\0' || (*p == '0' && (neg || p[1] != '\0')))
 		valid = false;
 	for (; valid && *p; p++)
 	{

@@ -54,6 +54,7 @@ my @cases = (
 		'auth_token_consume(text,text)'
 	],
 	[ "SELECT auth_token_revoke('u')", 'auth_token_revoke(text,text)' ],
+	[ "SELECT auth_set_durable(false)", 'auth_set_durable(boolean)' ],
 );
 
 # The extension's own functions named auth_*, as regprocedure text.
