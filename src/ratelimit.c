@@ -57,22 +57,28 @@ static AuthstorePlan reset_plan = {
 	2, {TEXTOID, TIMESTAMPTZOID}
 };
 
-/* The result row type, looked up once per call site. */
+/*
+ * The result row type (allowed, count, remaining, retry_after), built once
+ * per backend: fn_extra lives only as long as one execution of the calling
+ * query, and rebuilding the descriptor from the catalog each time showed in
+ * profiles.  The OUT parameters in the install script must match.
+ */
 static TupleDesc
-hit_result_desc(FunctionCallInfo fcinfo)
+hit_result_desc(void)
 {
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	static TupleDesc tupdesc = NULL;
 
 	if (tupdesc == NULL)
 	{
-		MemoryContext old;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		TupleDesc	desc = CreateTemplateTupleDesc(4);
 
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "authstore: auth_rl_hit must return a composite type");
-		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		TupleDescInitEntry(desc, 1, "allowed", BOOLOID, -1, 0);
+		TupleDescInitEntry(desc, 2, "count", INT4OID, -1, 0);
+		TupleDescInitEntry(desc, 3, "remaining", INT4OID, -1, 0);
+		TupleDescInitEntry(desc, 4, "retry_after", FLOAT8OID, -1, 0);
+		tupdesc = BlessTupleDesc(desc);
 		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
 	}
 	return tupdesc;
 }
@@ -112,7 +118,7 @@ auth_rl_hit(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max must be greater than zero")));
-	tupdesc = hit_result_desc(fcinfo);
+	tupdesc = hit_result_desc();
 
 	now = authstore_now();
 	args[1] = TimestampTzGetDatum(now);
