@@ -32,7 +32,11 @@ PG_FUNCTION_INFO_V1(auth_rl_reset);
 /*
  * $1 key, $2 now, $3 now + window, $4 now - window, $5 max.
  * "elapsed >= window" is "last_hit <= now - window".  In SET, r.* are the
- * values before this hit.
+ * values before this hit.  "now" is read before the row lock is waited for,
+ * so a hit that waited may carry an earlier time than the hit it waited
+ * for: GREATEST (syntax, not a function: no search_path
+ * lookup) keeps last_hit from moving backwards, which would open the
+ * next window early.
  */
 #define RL_DENIED \
 	"(r.last_hit OPERATOR(pg_catalog.>) $4 AND r.hits OPERATOR(pg_catalog.>=) $5)"
@@ -44,8 +48,10 @@ static AuthstorePlan hit_plan = {
 	"hits = CASE WHEN r.last_hit OPERATOR(pg_catalog.<=) $4 THEN 1 "
 	"WHEN r.hits OPERATOR(pg_catalog.>=) $5 THEN r.hits "
 	"ELSE r.hits OPERATOR(pg_catalog.+) 1 END, "
-	"last_hit = CASE WHEN " RL_DENIED " THEN r.last_hit ELSE $2 END, "
-	"window_end = CASE WHEN " RL_DENIED " THEN r.window_end ELSE $3 END, "
+	"last_hit = CASE WHEN " RL_DENIED " THEN r.last_hit "
+	"ELSE GREATEST(r.last_hit, $2) END, "
+	"window_end = CASE WHEN " RL_DENIED " THEN r.window_end "
+	"ELSE GREATEST(r.window_end, $3) END, "
 	"denied = " RL_DENIED " "
 	"RETURNING hits, last_hit, denied",
 	5, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}
