@@ -75,11 +75,11 @@ REVOKE ALL ON TABLE authstore.kv, authstore.rate_limit, authstore.token FROM PUB
 
 -- Internal helper of auth_kv_incr: the increment of a stored integer, with
 -- Redis' errors for non-integers and overflow.  Not callable by PUBLIC.
-CREATE FUNCTION authstore.incr_value(key text, value text)
+CREATE FUNCTION authstore.incr_value(value text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'authstore_incr_value'
 LANGUAGE C STRICT IMMUTABLE;
-REVOKE ALL ON FUNCTION authstore.incr_value(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION authstore.incr_value(text) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Key-value API
@@ -225,11 +225,23 @@ FROM PUBLIC;
 -- authstore_user is a cluster-wide NOLOGIN role: "GRANT authstore_user TO
 -- my_app" is all an application needs.  It outlives DROP EXTENSION, being a
 -- shared object, and is reused when the extension is created in another
--- database.
+-- database -- but only if it is still a plain NOLOGIN role: one that can log
+-- in or holds any attribute was made by someone else and must not be handed
+-- the API.
 DO $$
+DECLARE
+	r pg_catalog.pg_roles;
 BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'authstore_user') THEN
+	SELECT * INTO r FROM pg_catalog.pg_roles
+	 WHERE rolname OPERATOR(pg_catalog.=) 'authstore_user';
+	IF NOT FOUND THEN
 		CREATE ROLE authstore_user NOLOGIN;
+	ELSIF r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb
+		  OR r.rolreplication OR r.rolbypassrls THEN
+		RAISE EXCEPTION 'role "authstore_user" already exists and is not a plain NOLOGIN role'
+			USING ERRCODE = '42710',
+				  DETAIL = 'authstore grants its whole API to this role; a role that can log in or holds attributes was not created by authstore.',
+				  HINT = 'Drop or rename that role, or ALTER ROLE authstore_user NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS if it is yours.';
 	END IF;
 END
 $$;

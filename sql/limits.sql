@@ -33,8 +33,13 @@ RESET authstore.max_value_bytes;
 SET authstore.max_key_bytes = 4;
 SELECT auth_kv_set('abcd', 'v');
 SELECT auth_kv_set('abcde', 'v');
--- the btree entry limit (~2704 bytes) caps the setting
+-- the btree entry limit (~2704 bytes) caps the setting: at its maximum, a
+-- token's subject and purpose still fit one index entry together
 SET authstore.max_key_bytes = 4000;
+SET authstore.max_key_bytes = 1300;
+SELECT auth_kv_set(repeat('k', 1300), 'v');
+SELECT length(auth_token_issue(repeat('s', 1300), repeat('p', 1300), 60)) AS token_length;
+SELECT auth_token_revoke(repeat('s', 1300)) AS revoked;
 RESET authstore.max_key_bytes;
 
 SELECT auth_kv_clear('');

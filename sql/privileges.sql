@@ -49,12 +49,19 @@ SELECT * FROM authstore.token;
 INSERT INTO authstore.kv VALUES ('x', 'y', NULL);
 TRUNCATE authstore.kv;
 SELECT auth_kv_sweep();
-SELECT authstore.incr_value('k', '1');
+SELECT authstore.incr_value('1');
 SET authstore.test_clock = 1;
 SET authstore.max_value_bytes = 1000000000;
 SET authstore.max_key_bytes = 2048;
 ALTER TABLE authstore.kv SET LOGGED;
 RESET ROLE;
+
+-- the test clock is per session: not in the configuration file, nor for a
+-- database or role (backends and the real-clock sweeper would disagree)
+ALTER SYSTEM SET authstore.test_clock = 1;
+ALTER ROLE regress_authstore_app SET authstore.test_clock = 1;
+SET authstore.test_clock = 1;
+RESET authstore.test_clock;
 
 DROP ROLE regress_authstore_app;
 DROP ROLE regress_authstore_nobody;

@@ -23,7 +23,7 @@ CREATE FUNCTION evil.starts_with(text, text) RETURNS boolean
 	LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'hijacked'; END$$;
 CREATE FUNCTION evil.count(text) RETURNS bigint
 	LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'hijacked'; END$$;
-CREATE FUNCTION evil.incr_value(text, text) RETURNS text
+CREATE FUNCTION evil.incr_value(text) RETURNS text
 	LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'hijacked'; END$$;
 CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.hijack_text);
 CREATE OPERATOR evil.>= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.hijack_text);

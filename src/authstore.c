@@ -22,7 +22,10 @@
 
 PG_MODULE_MAGIC;
 
+/* fmgr.h declares it from PostgreSQL 16 on */
+#if PG_VERSION_NUM < 160000
 void		_PG_init(void);
+#endif
 
 int			authstore_max_key_bytes = 1024;
 int			authstore_max_value_bytes = 1024 * 1024;
@@ -35,6 +38,23 @@ int			authstore_sweep_batch_size = 10000;
 #define UNIX_TO_POSTGRES_EPOCH_SECS \
 	((double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 
+/*
+ * A pinned clock is for one test session.  Set server-, database- or
+ * role-wide it would make backends and the sweeper, which always uses the
+ * real clock, disagree about which rows have expired.
+ */
+static bool
+check_test_clock(double *newval, void **extra, GucSource source)
+{
+	/* PGC_S_TEST is how ALTER ROLE/DATABASE ... SET values are checked */
+	if (*newval != 0 && (source < PGC_S_CLIENT || source == PGC_S_TEST))
+	{
+		GUC_check_errdetail("authstore.test_clock can only be set in a session, with SET.");
+		return false;
+	}
+	return true;
+}
+
 void
 _PG_init(void)
 {
@@ -46,13 +66,14 @@ _PG_init(void)
 
 	/*
 	 * The limits protect the server from its clients, so only superusers may
-	 * change them.  The btree entry limit (~2704 bytes) bounds the key.
+	 * change them.  A btree entry holds at most ~2704 bytes, and the token
+	 * index holds subject and purpose (each bounded by this) side by side.
 	 */
 	DefineCustomIntVariable("authstore.max_key_bytes",
-							"Largest key accepted, in bytes.",
+							"Largest key, prefix, subject or purpose accepted, in bytes.",
 							NULL,
 							&authstore_max_key_bytes,
-							1024, 1, 2048,
+							1024, 1, 1300,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
@@ -68,12 +89,12 @@ _PG_init(void)
 
 	DefineCustomRealVariable("authstore.test_clock",
 							 "Pins authstore's clock to this many seconds since the Unix epoch (0 = the real clock).",
-							 "For deterministic tests only; superusers only.",
+							 "For deterministic tests only; superusers only, per session.",
 							 &authstore_test_clock,
 							 0, 0, 1e11,
 							 PGC_SUSET,
-							 GUC_NOT_IN_SAMPLE,
-							 NULL, NULL, NULL);
+							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							 check_test_clock, NULL, NULL);
 
 	DefineCustomStringVariable("authstore.database",
 							   "Comma-separated list of databases whose expired rows the background worker sweeps.",
@@ -236,15 +257,12 @@ authstore_seconds_to_usecs(double seconds, const char *argname, bool allow_zero)
 }
 
 /*
- * Run a cached statement, preparing it on first use.  Called between
- * SPI_connect() and SPI_finish().  Returns the number of rows processed.
+ * The plan of a cached statement, prepared on first use and kept for the
+ * life of the backend.  Called between SPI_connect() and SPI_finish().
  */
-int
-authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
-				  bool read_only, long count)
+SPIPlanPtr
+authstore_prepare(AuthstorePlan *p)
 {
-	int			rc;
-
 	if (p->plan == NULL)
 	{
 		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
@@ -256,13 +274,25 @@ authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 			elog(ERROR, "authstore: SPI_keepplan failed");
 		p->plan = plan;
 	}
+	return p->plan;
+}
 
-	rc = SPI_execute_plan(p->plan, values, nulls, read_only, count);
+/*
+ * Run a cached statement.  Called between SPI_connect() and SPI_finish().
+ * Returns the number of rows processed.
+ */
+uint64
+authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
+				  bool read_only, long count)
+{
+	int			rc;
+
+	rc = SPI_execute_plan(authstore_prepare(p), values, nulls, read_only, count);
 	if (rc < 0)
 		elog(ERROR, "authstore: SPI_execute_plan failed: %s",
 			 SPI_result_code_string(rc));
 
-	return (int) SPI_processed;
+	return SPI_processed;
 }
 
 /*

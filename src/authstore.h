@@ -40,9 +40,27 @@ typedef struct AuthstorePlan
 	SPIPlanPtr	plan;
 } AuthstorePlan;
 
+/* strtoi64 and TimestampDifferenceMilliseconds arrived in PostgreSQL 15/14 */
+#if PG_VERSION_NUM < 150000
+#define strtoi64(s, endptr, base) ((int64) strtoll((s), (endptr), (base)))
+#endif
+
+static inline long
+authstore_ms_until(TimestampTz from, TimestampTz to)
+{
+#if PG_VERSION_NUM >= 140000
+	return TimestampDifferenceMilliseconds(from, to);
+#else
+	TimestampTz diff = to - from;
+
+	return diff <= 0 ? 0 : (long) Min((diff + 999) / 1000, (int64) INT_MAX);
+#endif
+}
+
 /* authstore.c */
-extern int	authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
-							  bool read_only, long count);
+extern SPIPlanPtr authstore_prepare(AuthstorePlan *p);
+extern uint64 authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
+								bool read_only, long count);
 extern TimestampTz authstore_now(void);
 extern void authstore_check_primary(void);
 extern Datum authstore_key_arg(FunctionCallInfo fcinfo, int argno,
@@ -54,7 +72,7 @@ extern Datum authstore_copy_result_text(int column, MemoryContext target,
 										bool *isnull);
 
 /* sweep.c */
-extern uint64 authstore_sweep(TimestampTz now, int64 max_rows);
+extern uint64 authstore_sweep(TimestampTz now, int64 max_rows, bool rate_limit_too);
 
 /* worker.c */
 extern void authstore_register_launcher(void);

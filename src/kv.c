@@ -47,8 +47,8 @@ static AuthstorePlan upsert_plan = {
 };
 
 static AuthstorePlan get_plan = {
-	"SELECT value, expires_at FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
+	"SELECT value FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$2"),
+	2, {TEXTOID, TIMESTAMPTZOID}
 };
 
 static AuthstorePlan ttl_plan = {
@@ -56,10 +56,15 @@ static AuthstorePlan ttl_plan = {
 	1, {TEXTOID}
 };
 
+/*
+ * An expired row is left to the sweeper: deleting it here could only fail
+ * with a serialization error in REPEATABLE READ if the sweeper got there
+ * first.
+ */
 static AuthstorePlan take_plan = {
-	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 "
-	"RETURNING value, expires_at",
-	1, {TEXTOID}
+	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$2") " "
+	"RETURNING value",
+	2, {TEXTOID, TIMESTAMPTZOID}
 };
 
 static AuthstorePlan delete_live_plan = {
@@ -80,7 +85,7 @@ static AuthstorePlan incr_plan = {
 	"INSERT INTO authstore.kv AS t (key, value, expires_at) VALUES ($1, '1', $2) "
 	"ON CONFLICT (key) DO UPDATE SET "
 	"value = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) $3 THEN '1' "
-	"ELSE authstore.incr_value(t.key, t.value) END, "
+	"ELSE authstore.incr_value(t.value) END, "
 	"expires_at = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) $3 THEN EXCLUDED.expires_at "
 	"ELSE t.expires_at END "
 	"RETURNING value",
@@ -117,23 +122,6 @@ static AuthstorePlan clear_from_plan = {
 	"SELECT pg_catalog.count(*) FROM d WHERE " LIVE("expires_at", "$2"),
 	2, {TEXTOID, TIMESTAMPTZOID}
 };
-
-/* Is an expires_at column value (possibly NULL = never) still live? */
-static inline bool
-is_live(Datum expires_at, bool isnull, TimestampTz now)
-{
-	return isnull || DatumGetTimestampTz(expires_at) > now;
-}
-
-static bool
-result_is_live(int column, TimestampTz now)
-{
-	bool		isnull;
-	Datum		d;
-
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
-	return is_live(d, isnull, now);
-}
 
 /*
  * The TTL argument as an expiry time: false when it is NULL (no expiry).
@@ -189,18 +177,16 @@ Datum
 auth_kv_get(PG_FUNCTION_ARGS)
 {
 	MemoryContext fcxt = CurrentMemoryContext;
-	Datum		args[1];
-	TimestampTz now;
+	Datum		args[2];
 	Datum		result = (Datum) 0;
 	bool		isnull = true;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
-	now = authstore_now();
+	args[1] = TimestampTzGetDatum(authstore_now());
 
 	SPI_connect();
-	if (authstore_execute(&get_plan, args, NULL, false, 1) == 1 &&
-		result_is_live(2, now))
+	if (authstore_execute(&get_plan, args, NULL, false, 1) == 1)
 		result = authstore_copy_result_text(1, fcxt, &isnull);
 	SPI_finish();
 
@@ -213,22 +199,17 @@ Datum
 auth_kv_take(PG_FUNCTION_ARGS)
 {
 	MemoryContext fcxt = CurrentMemoryContext;
-	Datum		args[1];
-	TimestampTz now;
+	Datum		args[2];
 	Datum		result = (Datum) 0;
 	bool		isnull = true;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
-	now = authstore_now();
+	args[1] = TimestampTzGetDatum(authstore_now());
 
-	/*
-	 * The DELETE's row lock makes exactly one concurrent caller see the row;
-	 * an expired row is deleted too but reported as absent.
-	 */
+	/* The DELETE's row lock makes exactly one concurrent caller see the row. */
 	SPI_connect();
-	if (authstore_execute(&take_plan, args, NULL, false, 0) == 1 &&
-		result_is_live(2, now))
+	if (authstore_execute(&take_plan, args, NULL, false, 0) == 1)
 		result = authstore_copy_result_text(1, fcxt, &isnull);
 	SPI_finish();
 
@@ -345,7 +326,7 @@ auth_kv_ttl(PG_FUNCTION_ARGS)
 	TimestampTz now;
 	bool		found = false;
 	bool		isnull = true;
-	Datum		expires_at = (Datum) 0;
+	TimestampTz expires_at = 0;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
@@ -354,16 +335,21 @@ auth_kv_ttl(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (authstore_execute(&ttl_plan, args, NULL, false, 1) == 1)
 	{
+		Datum		d;
+
+		/* copied before SPI_finish: timestamptz is by reference on 32-bit */
 		found = true;
-		expires_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			expires_at = DatumGetTimestampTz(d);
 	}
 	SPI_finish();
 
-	if (!found || !is_live(expires_at, isnull, now))
+	if (!found || !(isnull || expires_at > now))
 		PG_RETURN_NULL();
 	if (isnull)
 		PG_RETURN_FLOAT8(get_float8_infinity());
-	PG_RETURN_FLOAT8((double) (DatumGetTimestampTz(expires_at) - now) / USECS_PER_SEC);
+	PG_RETURN_FLOAT8((double) (expires_at - now) / USECS_PER_SEC);
 }
 
 Datum
@@ -439,9 +425,7 @@ auth_kv_keys(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_connect();
-	if (keys_plan.plan == NULL)
-		authstore_execute(&keys_plan, args, NULL, true, 1); /* prepares it */
-	portal = SPI_cursor_open(NULL, keys_plan.plan, args, NULL, true);
+	portal = SPI_cursor_open(NULL, authstore_prepare(&keys_plan), args, NULL, false);
 	while (!done)
 	{
 		uint64		i;
@@ -531,19 +515,19 @@ auth_kv_clear(PG_FUNCTION_ARGS)
 }
 
 /*
- * authstore.incr_value(key, value): value + 1 as text.  Like Redis, only the
+ * authstore.incr_value(value): value + 1 as text.  Like Redis, only the
  * canonical decimal form of a 64-bit integer can be incremented: an optional
  * minus sign and digits, no leading zeros, no "-0", no spaces or "+".
  */
 Datum
 authstore_incr_value(PG_FUNCTION_ARGS)
 {
-	text	   *key = PG_GETARG_TEXT_PP(0);
-	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *p = s;
 	int64		v = 0;
 	bool		neg = false;
 	bool		valid = true;
+	bool		in_range = true;
 
 	if (*p == '-')
 	{
@@ -563,28 +547,32 @@ authstore_incr_value(PG_FUNCTION_ARGS)
 		}
 		digit = *p - '0';
 		/* accumulate negatively: INT64_MIN has no positive counterpart */
+		if (!in_range)
+			continue;
 		if (v < (PG_INT64_MIN + digit) / 10)
-		{
-			valid = false;
-			break;
-		}
-		v = v * 10 - digit;
+			in_range = false;
+		else
+			v = v * 10 - digit;
 	}
 	if (valid && !neg && v == PG_INT64_MIN)
-		valid = false;
+		in_range = false;
 
+	/* The key stays out of the messages: keys may be session tokens. */
 	if (!valid)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("value of key \"%s\" is not an integer or out of range",
-						text_to_cstring(key)),
-				 errdetail("auth_kv_incr() can only increment a 64-bit decimal integer.")));
+				 errmsg("value is not an integer"),
+				 errdetail("auth_kv_incr() can only increment a 64-bit decimal integer without leading zeros.")));
+	if (!in_range)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("value is out of range for a 64-bit integer")));
 	if (!neg)
 		v = -v;
 	if (v == PG_INT64_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("increment of key \"%s\" would overflow", text_to_cstring(key))));
+				 errmsg("increment would overflow")));
 
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf(INT64_FORMAT, v + 1)));
 }

@@ -50,11 +50,11 @@ static AuthstorePlan *const sweep_plans[] = {
 
 /*
  * Delete up to max_rows (< 0: all) expired rows: key-value rows, then idle
- * rate-limit state, then expired tokens.  Runs between SPI_connect() and
+ * rate-limit state (unless !rate_limit_too), then expired tokens.  Runs between SPI_connect() and
  * SPI_finish().  Returns the rows deleted.
  */
 uint64
-authstore_sweep(TimestampTz now, int64 max_rows)
+authstore_sweep(TimestampTz now, int64 max_rows, bool rate_limit_too)
 {
 	Datum		args[2];
 	char		nulls[2] = {' ', 'n'};
@@ -66,6 +66,8 @@ authstore_sweep(TimestampTz now, int64 max_rows)
 
 	for (i = 0; i < lengthof(sweep_plans); i++)
 	{
+		if (sweep_plans[i] == &sweep_rl_plan && !rate_limit_too)
+			continue;
 		if (max_rows >= 0)
 		{
 			if (deleted >= (uint64) max_rows)
@@ -97,7 +99,7 @@ auth_kv_sweep(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
-	deleted = authstore_sweep(authstore_now(), max_rows);
+	deleted = authstore_sweep(authstore_now(), max_rows, true);
 	SPI_finish();
 
 	PG_RETURN_INT64((int64) deleted);

@@ -5,28 +5,31 @@
  *
  * A static "authstore launcher", registered when the library is preloaded,
  * connects to no database.  It reads authstore.database (reloadable) and
- * keeps one dynamic "authstore sweeper" running per listed database that
- * exists, starting one again when it stops and stopping those no longer
- * listed.  A listed database that does not exist is logged once and checked
- * again every LAUNCHER_NAP_MS; it never makes anything crash-loop.
+ * keeps one dynamic "authstore sweeper" per listed database that exists,
+ * starting one again when it stops and stopping those no longer listed.  A
+ * listed database that does not exist is logged once and checked again every
+ * RECHECK_MS; it never makes anything crash-loop.
  *
  * A sweeper connects to its database and, every authstore.sweep_interval,
  * deletes expired rows in batches of authstore.sweep_batch_size, each batch
- * in its own short transaction.  While the extension is not installed there
- * it logs once and only checks again each cycle.
+ * in its own short transaction.  If the extension is not installed there it
+ * reports so in shared memory and exits rather than stay connected (a
+ * connected worker blocks DROP DATABASE, renames and use as a template); the
+ * launcher then starts it again only every RECHECK_MS, and the sweeper says
+ * so at LOG level only the first time.
  *
  * Dynamic workers outlive the process that registered them, and a restarted
- * launcher knows nothing of its predecessor's sweepers.  So a sweeper checks
- * at least every LAUNCHER_CHECK_MS that the launcher that started it still
- * runs, and exits when it does not; the launcher's restart delay is longer
- * than that, so no database ever gets two sweepers.
+ * launcher knows nothing of its predecessor's sweepers.  A sweeper therefore
+ * exits when the launcher that started it is gone (checked between batches
+ * and at least every LAUNCHER_CHECK_MS), and holds a per-database advisory
+ * lock, so that no database ever has two sweepers at once.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -34,10 +37,13 @@
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -49,8 +55,9 @@
 PGDLLEXPORT void authstore_launcher_main(Datum main_arg);
 PGDLLEXPORT void authstore_sweeper_main(Datum main_arg);
 
-/* How often the launcher re-checks the database list when nothing wakes it. */
-#define LAUNCHER_NAP_MS 10000
+/* How often the launcher re-checks when nothing wakes it; also the pace of
+ * re-checks of a missing database or extension. */
+#define RECHECK_MS 10000
 /* A sweeper is not restarted sooner than this after its previous start. */
 #define SWEEPER_RESTART_MS 1000
 /* Databases one launcher serves at most (each costs a worker process). */
@@ -59,14 +66,43 @@ PGDLLEXPORT void authstore_sweeper_main(Datum main_arg);
 #define LAUNCHER_CHECK_MS 1000
 /* The launcher's restart delay: must exceed LAUNCHER_CHECK_MS (see above). */
 #define LAUNCHER_RESTART_SECS 5
+/* Idle rate-limit state is found by a sequential scan (an index on it would
+ * make every hit a non-HOT update), so it is swept every this many cycles. */
+#define RATE_LIMIT_SWEEP_EVERY 60
 
 #define LAUNCHER_TYPE "authstore launcher"
 #define SWEEPER_TYPE "authstore sweeper"
+
+/* advisory lock key (with the database OID) held by a database's sweeper */
+#define SWEEPER_LOCK_KEY1 0x61757468	/* "auth" */
+#define SWEEPER_LOCK_KEY2 0x73776570	/* "swep" */
+
+/* What a sweeper last found in its database, per launcher slot. */
+typedef enum SweeperReport
+{
+	REPORT_NONE = 0,
+	REPORT_SWEEPING,
+	REPORT_NO_EXTENSION
+} SweeperReport;
+
+typedef struct AuthstoreShared
+{
+	pg_atomic_uint32 report[MAX_SWEPT_DATABASES];
+} AuthstoreShared;
+
+static AuthstoreShared *shared = NULL;
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* What a launcher hands a sweeper in bgw_extra. */
 typedef struct SweeperArgs
 {
 	pid_t		launcher_pid;
+	int			slot;			/* index into shared->report */
+	bool		quiet;			/* a missing extension was already logged */
 	char		dbname[NAMEDATALEN];
 } SweeperArgs;
 
@@ -79,11 +115,70 @@ typedef struct SweeperSlot
 	char		dbname[NAMEDATALEN];
 	BackgroundWorkerHandle *handle; /* NULL until registered */
 	TimestampTz last_start;
-	bool		missing_logged; /* said once that the database does not exist */
+	bool		db_missing_logged;	/* said once that the database is missing */
+	bool		ext_missing_logged; /* a sweeper said the extension is missing */
 	bool		listed;			/* scratch: seen in the current list */
 } SweeperSlot;
 
 static SweeperSlot slots[MAX_SWEPT_DATABASES];
+
+/* ---------------------------------------------------------------------
+ * Shared memory (only with shared_preload_libraries)
+ * ---------------------------------------------------------------------
+ */
+
+static void
+shmem_request(void)
+{
+#if PG_VERSION_NUM >= 150000
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(MAXALIGN(sizeof(AuthstoreShared)));
+}
+
+static void
+shmem_startup(void)
+{
+	bool		found;
+	int			i;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("authstore", sizeof(AuthstoreShared), &found);
+	if (!found)
+		for (i = 0; i < MAX_SWEPT_DATABASES; i++)
+			pg_atomic_init_u32(&shared->report[i], REPORT_NONE);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called from _PG_init while shared_preload_libraries is processed. */
+void
+authstore_register_launcher(void)
+{
+	BackgroundWorker worker;
+
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+#else
+	shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = LAUNCHER_RESTART_SECS;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "authstore");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "authstore_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, LAUNCHER_TYPE);
+	snprintf(worker.bgw_type, BGW_MAXLEN, LAUNCHER_TYPE);
+	RegisterBackgroundWorker(&worker);
+}
 
 /*
  * GUC check hook for authstore.database: a list of at most
@@ -125,21 +220,10 @@ authstore_check_database_list(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
-void
-authstore_register_launcher(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = LAUNCHER_RESTART_SECS;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "authstore");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "authstore_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, LAUNCHER_TYPE);
-	snprintf(worker.bgw_type, BGW_MAXLEN, LAUNCHER_TYPE);
-	RegisterBackgroundWorker(&worker);
-}
+/* ---------------------------------------------------------------------
+ * Launcher
+ * ---------------------------------------------------------------------
+ */
 
 static bool
 start_sweeper(SweeperSlot *slot, Oid dboid)
@@ -162,6 +246,8 @@ start_sweeper(SweeperSlot *slot, Oid dboid)
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	memset(&args, 0, sizeof(args));
 	args.launcher_pid = MyProcPid;
+	args.slot = slot - slots;
+	args.quiet = slot->ext_missing_logged;
 	strlcpy(args.dbname, slot->dbname, NAMEDATALEN);
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = MyProcPid;
@@ -172,6 +258,7 @@ start_sweeper(SweeperSlot *slot, Oid dboid)
 		slot->handle = NULL;
 	}
 	slot->last_start = GetCurrentTimestamp();
+	pg_atomic_write_u32(&shared->report[args.slot], REPORT_NONE);
 
 	/* the handle outlives this cycle and its transaction */
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -180,9 +267,9 @@ start_sweeper(SweeperSlot *slot, Oid dboid)
 	if (!registered)
 	{
 		ereport(LOG,
-				(errmsg("authstore: could not start a sweeper for database \"%s\"",
+				(errmsg("could not start an authstore sweeper for database \"%s\"",
 						slot->dbname),
-				 errhint("Raise max_worker_processes.")));
+				 errhint("Consider increasing max_worker_processes.")));
 		slot->handle = NULL;
 		return false;
 	}
@@ -238,7 +325,8 @@ launcher_reconcile(void)
 	char	   *raw = pstrdup(authstore_database);
 	List	   *names = NIL;
 	ListCell   *lc;
-	long		nap = LAUNCHER_NAP_MS;
+	long		nap = RECHECK_MS;
+	TimestampTz now = GetCurrentTimestamp();
 	int			i;
 
 	/* the check hook accepted the value, so it parses */
@@ -248,13 +336,13 @@ launcher_reconcile(void)
 		slots[i].listed = false;
 
 	StartTransactionCommand();
-	(void) GetTransactionSnapshot();
 	foreach(lc, names)
 	{
 		char	   *name = (char *) lfirst(lc);
 		SweeperSlot *slot = NULL;
 		SweeperSlot *free_slot = NULL;
 		Oid			dboid;
+		long		delay;
 
 		for (i = 0; i < MAX_SWEPT_DATABASES; i++)
 		{
@@ -277,26 +365,48 @@ launcher_reconcile(void)
 		if (sweeper_running(slot))
 			continue;
 
+		/* a missing database, or what did the last sweeper find? */
+		if (slot->db_missing_logged)
+			delay = RECHECK_MS;
+		else
+			switch (pg_atomic_read_u32(&shared->report[slot - slots]))
+		{
+			case REPORT_NO_EXTENSION:
+				slot->ext_missing_logged = true;
+				delay = RECHECK_MS;
+				break;
+			case REPORT_SWEEPING:
+				slot->ext_missing_logged = false;
+				delay = SWEEPER_RESTART_MS;
+				break;
+			default:
+				delay = SWEEPER_RESTART_MS;
+				break;
+		}
+		if (slot->last_start != 0 &&
+			!TimestampDifferenceExceeds(slot->last_start, now, delay))
+		{
+			nap = Min(nap, Max(authstore_ms_until(now,
+												  TimestampTzPlusMilliseconds(slot->last_start, delay)),
+							   1));
+			continue;
+		}
+
 		dboid = database_oid(name);
 		if (!OidIsValid(dboid))
 		{
-			if (!slot->missing_logged)
+			if (!slot->db_missing_logged)
 				ereport(LOG,
-						(errmsg("authstore: database \"%s\" listed in authstore.database does not exist or does not allow connections",
+						(errmsg("database \"%s\" listed in authstore.database does not exist or does not allow connections",
 								name),
 						 errdetail("It will be checked again every %d seconds.",
-								   LAUNCHER_NAP_MS / 1000)));
-			slot->missing_logged = true;
+								   RECHECK_MS / 1000)));
+			slot->db_missing_logged = true;
+			slot->last_start = now; /* pace the re-checks */
 			continue;
 		}
-		slot->missing_logged = false;
+		slot->db_missing_logged = false;
 
-		if (!TimestampDifferenceExceeds(slot->last_start, GetCurrentTimestamp(),
-										SWEEPER_RESTART_MS))
-		{
-			nap = Min(nap, SWEEPER_RESTART_MS);
-			continue;
-		}
 		(void) start_sweeper(slot, dboid);
 	}
 	CommitTransactionCommand();
@@ -363,12 +473,69 @@ authstore_launcher_main(Datum main_arg)
 	}
 }
 
+/* ---------------------------------------------------------------------
+ * Sweeper
+ * ---------------------------------------------------------------------
+ */
+
+static SweeperArgs my_args;
+
+/* Is the launcher that started this sweeper still running? */
+static bool
+launcher_alive(void)
+{
+	const char *type = GetBackgroundWorkerTypeByPid(my_args.launcher_pid);
+
+	return type != NULL && strcmp(type, LAUNCHER_TYPE) == 0;
+}
+
+static void
+exit_if_orphaned(void)
+{
+	if (!launcher_alive())
+	{
+		ereport(DEBUG1,
+				(errmsg("authstore launcher exited; sweeper for database \"%s\" exits",
+						my_args.dbname)));
+		proc_exit(0);
+	}
+}
+
+/*
+ * Take this database's sweeper lock, waiting while a predecessor (say, one
+ * whose launcher died while it was blocked mid-sweep) still holds it.
+ */
+static void
+acquire_sweeper_lock(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SWEEPER_LOCK_KEY1, SWEEPER_LOCK_KEY2, 2);
+	for (;;)
+	{
+		LockAcquireResult res;
+
+		StartTransactionCommand();
+		res = LockAcquire(&tag, ExclusiveLock, true, true);
+		CommitTransactionCommand();
+		if (res != LOCKACQUIRE_NOT_AVAIL)
+			return;
+
+		exit_if_orphaned();
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 LAUNCHER_CHECK_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /*
  * One sweep cycle: batches in their own transactions until a batch comes
  * back short.  Returns the rows deleted; sets *installed.
  */
 static uint64
-sweep_database(bool *installed)
+sweep_database(bool rate_limit_too, bool *installed)
 {
 	uint64		total = 0;
 
@@ -393,7 +560,8 @@ sweep_database(bool *installed)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "authstore: SPI_connect failed");
-		deleted = authstore_sweep(GetCurrentTimestamp(), authstore_sweep_batch_size);
+		deleted = authstore_sweep(GetCurrentTimestamp(), authstore_sweep_batch_size,
+								  rate_limit_too);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -401,6 +569,7 @@ sweep_database(bool *installed)
 		total += deleted;
 		if (deleted < (uint64) authstore_sweep_batch_size)
 			break;
+		exit_if_orphaned();
 	}
 
 	pgstat_report_stat(false);
@@ -408,28 +577,29 @@ sweep_database(bool *installed)
 	return total;
 }
 
-/* Is the launcher that started this sweeper still running? */
-static bool
-launcher_alive(pid_t launcher_pid)
-{
-	const char *type = GetBackgroundWorkerTypeByPid(launcher_pid);
-
-	return type != NULL && strcmp(type, LAUNCHER_TYPE) == 0;
-}
-
 void
 authstore_sweeper_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
-	SweeperArgs args;
 	MemoryContext cycle_cxt;
-	bool		missing_logged = false;
+	uint64		cycle = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	memcpy(&my_args, MyBgworkerEntry->bgw_extra, sizeof(my_args));
+
+	/*
+	 * Database- or server-wide defaults meant for applications must not turn
+	 * the sweeper's short batches into serializable or read-only ones.
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off",
+					PGC_SUSET, PGC_S_OVERRIDE);
+
+	acquire_sweeper_lock();
 
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "authstore sweeper cycle",
@@ -437,7 +607,7 @@ authstore_sweeper_main(Datum main_arg)
 
 	ereport(DEBUG1,
 			(errmsg("authstore: sweeper started for database \"%s\", interval %d ms, batch %d",
-					args.dbname, authstore_sweep_interval_ms,
+					my_args.dbname, authstore_sweep_interval_ms,
 					authstore_sweep_batch_size)));
 
 	for (;;)
@@ -466,7 +636,7 @@ authstore_sweeper_main(Datum main_arg)
 		{
 			bool		found;
 
-			deleted = sweep_database(&found);
+			deleted = sweep_database(cycle % RATE_LIMIT_SWEEP_EVERY == 0, &found);
 			installed = found;
 		}
 		PG_CATCH();
@@ -483,13 +653,20 @@ authstore_sweeper_main(Datum main_arg)
 
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(cycle_cxt);
+		cycle++;
 
-		if (!installed && !missing_logged)
-			ereport(LOG,
-					(errmsg("authstore: extension \"authstore\" is not installed in database \"%s\"; not sweeping",
-							args.dbname),
+		if (!installed)
+		{
+			/* exit rather than stay connected; the launcher checks back */
+			ereport(my_args.quiet ? DEBUG1 : LOG,
+					(errmsg("extension \"authstore\" is not installed in database \"%s\"; not sweeping it",
+							my_args.dbname),
+					 errdetail("It will be checked again every %d seconds.", RECHECK_MS / 1000),
 					 errhint("Run CREATE EXTENSION authstore there, or remove the database from authstore.database.")));
-		missing_logged = !installed;
+			pg_atomic_write_u32(&shared->report[my_args.slot], REPORT_NO_EXTENSION);
+			proc_exit(0);
+		}
+		pg_atomic_write_u32(&shared->report[my_args.slot], REPORT_SWEEPING);
 
 		if (deleted > 0)
 			ereport(DEBUG1,
@@ -500,16 +677,9 @@ authstore_sweeper_main(Datum main_arg)
 												 authstore_sweep_interval_ms);
 		for (;;)
 		{
-			long		nap = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-															  next_sweep);
+			long		nap = authstore_ms_until(GetCurrentTimestamp(), next_sweep);
 
-			if (!launcher_alive(args.launcher_pid))
-			{
-				ereport(DEBUG1,
-						(errmsg("authstore: launcher exited; sweeper for database \"%s\" exits",
-								args.dbname)));
-				proc_exit(0);
-			}
+			exit_if_orphaned();
 			if (nap <= 0)
 				break;
 			(void) WaitLatch(MyLatch,
