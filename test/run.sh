@@ -131,5 +131,15 @@ fi
 passed=$((passed + tap_total - tap_bad))
 failed=$((failed + tap_bad))
 
+# Invariants under concurrency (atomic take/consume, incr, rate limit, expiry)
+# with 16 clients against its own cluster; see test/load/README.md for long runs.
+say "load test (10 s, 16 clients)"
+if "$repo/test/load/run.sh" --duration 10 --clients 16 --port $((port + 1)) >"$work/load.log" 2>&1; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
+tail -n 45 "$work/load.log"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,3 @@
+-- read a hot key
+\set k random(1, 8)
+SELECT audit.op_get(:k);

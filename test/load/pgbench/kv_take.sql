@@ -1,0 +1,3 @@
+-- take (GETDEL) a hot key
+\set k random(1, 8)
+SELECT audit.op_take(:k);
