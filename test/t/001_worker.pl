@@ -174,7 +174,7 @@ is( $node->safe_psql(
 # All 25,005 rows were there at once: one cycle deleting them all proves the
 # sweeper keeps going after a full batch within a cycle.
 ok($node->wait_for_log(qr/authstore: swept 2500[05] expired rows/, $offset),
-	'one sweep cycle deleted all 25,005 rows, in more than one batch');
+	'one sweep cycle deleted all 25,000 expired keys, in more than one batch');
 
 ###########################################################################
 # 3. A reloaded authstore.sweep_interval takes effect.
@@ -198,6 +198,49 @@ ok( $node->wait_for_log(
 ok( $node->poll_query_until(
 		'postgres', q{SELECT count(*) = 0 FROM authstore.kv WHERE key LIKE 'slow:%'}),
 	'back at 100 ms, the expired keys are swept');
+
+# The batch size is reloaded too.
+$offset = alter_system_reload('authstore.sweep_batch_size', '500');
+ok( $node->wait_for_log(
+		qr/authstore: sweeper reloaded: interval 100 ms, batch 500/, $offset),
+	'sweeper logged the reloaded batch size of 500');
+set_expired_keys('postgres', 'batch:', 1200);
+ok( $node->poll_query_until(
+		'postgres', q{SELECT count(*) = 0 FROM authstore.kv WHERE key LIKE 'batch:%'}),
+	'with batches of 500, 1,200 expired keys are swept');
+ok($node->wait_for_log(qr/authstore: swept 1200 expired rows/, $offset),
+	'in one cycle of several batches');
+
+# Memory: the sweeper's total memory after many cycles equals the total
+# after a few more hundred (each cycle works in a context that is reset).
+$offset = alter_system_reload('authstore.sweep_interval', '10ms');
+$node->wait_for_log(qr/authstore: sweeper reloaded: interval 10 ms/, $offset);
+
+sub sweeper_memory
+{
+	my $pid = (sweeper_pids('postgres'))[0];
+	my $from = -s $node->logfile;
+	$node->safe_psql('postgres', "SELECT pg_log_backend_memory_contexts($pid)");
+	$node->wait_for_log(qr/\[$pid\] LOG:  Grand total: \d+ bytes/, $from);
+	my ($total) = slurp_file($node->logfile, $from) =~ /\[$pid\] LOG:  Grand total: (\d+) bytes/;
+	return $total;
+}
+set_expired_keys('postgres', 'mem1:', 200);
+sleep(2);    # ~200 cycles
+my $mem_before = sweeper_memory();
+for my $i (1 .. 5)
+{
+	set_expired_keys('postgres', "mem$i:", 200);
+	sleep(1);
+}
+sleep(2);    # ~700 cycles in all, about half of them deleting rows
+my $mem_after = sweeper_memory();
+is($mem_after, $mem_before,
+	"sweeper memory is the same after ~700 more cycles ($mem_before bytes)");
+$offset = alter_system_reload('authstore.sweep_interval', '100ms');
+$node->wait_for_log(qr/authstore: sweeper reloaded: interval 100 ms/, $offset);
+$offset = alter_system_reload('authstore.sweep_batch_size', '10000');
+$node->wait_for_log(qr/authstore: sweeper reloaded: interval 100 ms, batch 10000/, $offset);
 
 ###########################################################################
 # 4. Killed workers come back, without a server restart.
