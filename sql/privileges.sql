@@ -52,7 +52,12 @@ SELECT auth_kv_sweep();
 SELECT authstore.incr_value('1');
 SET authstore.test_clock = 1;
 SET authstore.max_value_bytes = 1000000000;
-SET authstore.max_key_bytes = 2048;
+SET authstore.max_key_bytes = 1000;
+SET authstore.sweep_interval = '1h';
+SET authstore.sweep_batch_size = 1;
+SET authstore.database = 'other';
+ALTER SYSTEM SET authstore.sweep_interval = '1h';
+SELECT auth_set_durable(true);
 ALTER TABLE authstore.kv SET LOGGED;
 RESET ROLE;
 
