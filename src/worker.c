@@ -342,6 +342,7 @@ launcher_reconcile(void)
 		SweeperSlot *slot = NULL;
 		SweeperSlot *free_slot = NULL;
 		Oid			dboid;
+		uint32		report;
 		long		delay;
 
 		for (i = 0; i < MAX_SWEPT_DATABASES; i++)
@@ -365,30 +366,23 @@ launcher_reconcile(void)
 		if (sweeper_running(slot))
 			continue;
 
-		/* a missing database, or what did the last sweeper find? */
-		if (slot->db_missing_logged)
-			delay = RECHECK_MS;
-		else
-			switch (pg_atomic_read_u32(&shared->report[slot - slots]))
-		{
-			case REPORT_NO_EXTENSION:
-				slot->ext_missing_logged = true;
-				delay = RECHECK_MS;
-				break;
-			case REPORT_SWEEPING:
-				slot->ext_missing_logged = false;
-				delay = SWEEPER_RESTART_MS;
-				break;
-			default:
-				delay = SWEEPER_RESTART_MS;
-				break;
-		}
+		/*
+		 * Pace the restarts: every RECHECK_MS while the database or the
+		 * extension is missing, else SWEEPER_RESTART_MS.
+		 */
+		report = pg_atomic_read_u32(&shared->report[slot - slots]);
+		if (report == REPORT_NO_EXTENSION)
+			slot->ext_missing_logged = true;
+		else if (report == REPORT_SWEEPING)
+			slot->ext_missing_logged = false;
+		delay = (slot->db_missing_logged || report == REPORT_NO_EXTENSION) ?
+			RECHECK_MS : SWEEPER_RESTART_MS;
 		if (slot->last_start != 0 &&
 			!TimestampDifferenceExceeds(slot->last_start, now, delay))
 		{
-			nap = Min(nap, Max(authstore_ms_until(now,
-												  TimestampTzPlusMilliseconds(slot->last_start, delay)),
-							   1));
+			TimestampTz due = TimestampTzPlusMilliseconds(slot->last_start, delay);
+
+			nap = Min(nap, Max(authstore_ms_until(now, due), 1));
 			continue;
 		}
 

@@ -23,6 +23,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use AuthstoreTest;
 
 my $node = PostgreSQL::Test::Cluster->new('authstore_crash');
 $node->init;
@@ -177,61 +180,8 @@ sub wiped
 		'token a=NULL', 'token b=NULL');
 }
 
-# Every SQL function, on keys under prefix $p that do not exist yet.
-my $every_function_sql = q{
-	SELECT 'set=' || auth_kv_set('P:k', 'v1', 60)::text;
-	SELECT 'get=' || auth_kv_get('P:k');
-	SELECT 'nx existing=' || auth_kv_set_if_not_exists('P:k', 'v2');
-	SELECT 'nx new=' || auth_kv_set_if_not_exists('P:nx', 'v3', 60);
-	SELECT 'incr=' || auth_kv_incr('P:n') || ',' || auth_kv_incr('P:n', 60);
-	SELECT 'ttl=' || (auth_kv_ttl('P:k') BETWEEN 50 AND 60);
-	SELECT 'expire=' || auth_kv_expire('P:k', 120);
-	SELECT 'keys=' || string_agg(k, ',' ORDER BY k) FROM auth_kv_keys('P:') k;
-	SELECT 'take=' || auth_kv_take('P:k') || ',' || coalesce(auth_kv_take('P:k'), 'NULL');
-	SELECT 'delete=' || auth_kv_delete('P:nx') || ',' || auth_kv_delete('P:nx');
-	SELECT 'clear=' || auth_kv_clear('P:');
-	SELECT 'sweep=' || (auth_kv_sweep() >= 0) || ',' || (auth_kv_sweep(10) >= 0);
-	SELECT 'hit=' || allowed || ',' || count || ',' || remaining FROM auth_rl_hit('P:rl', 60, 2);
-	SELECT 'hit=' || allowed || ',' || count || ',' || remaining FROM auth_rl_hit('P:rl', 60, 2);
-	SELECT 'hit=' || allowed || ',' || count || ',' || remaining
-	       || ',' || (retry_after > 0) FROM auth_rl_hit('P:rl', 60, 2);
-	SELECT 'rl reset=' || auth_rl_reset('P:rl');
-	SELECT auth_token_issue('P-user', 'login', 60) AS tok \gset
-	SELECT 'verify=' || auth_token_verify(:'tok', 'login');
-	SELECT 'consume=' || auth_token_consume(:'tok', 'login') || ','
-	       || coalesce(auth_token_consume(:'tok', 'login'), 'NULL');
-	SELECT auth_token_issue('P-user', 'login', 60) AS tok2 \gset
-	SELECT 'revoke=' || auth_token_revoke('P-user') || ','
-	       || coalesce(auth_token_verify(:'tok2', 'login'), 'NULL');
-};
-my $every_function_expected = q{set=
-get=v1
-nx existing=false
-nx new=true
-incr=1,2
-ttl=true
-expire=true
-keys=P:k,P:n,P:nx
-take=v1,NULL
-delete=true,false
-clear=1
-sweep=true,true
-hit=true,1,1
-hit=true,2,0
-hit=false,2,0,true
-rl reset=true
-verify=P-user
-consume=P-user,NULL
-revoke=1,NULL};
 
-sub every_function_works
-{
-	my ($p, $name) = @_;
-	(my $sql = $every_function_sql)      =~ s/P([:-])/$p$1/g;
-	(my $exp = $every_function_expected) =~ s/P([:-])/$p$1/g;
-	is($node->safe_psql('postgres', $sql), $exp, $name);
-	return;
-}
+
 
 # Wait until the server accepts connections again after a crash.
 sub wait_until_up
@@ -341,7 +291,7 @@ $node->safe_psql('postgres', 'CHECKPOINT');  # the data is on disk, too
 immediate_restart('immediate');
 is(row_counts(), '0|0|0',
 	'immediate: all three tables are empty after crash recovery');
-every_function_works('imm2', 'immediate: every function works at once');
+every_function_works($node, 'postgres', 'imm2', 'immediate: every function works at once');
 is(state_of('imm', $tok_a, $tok_b), wiped(),
 	'immediate: keys, counter, rate-limit state and tokens are gone');
 ok(workers_up(), 'immediate: launcher and sweeper are back');
@@ -360,7 +310,7 @@ my $postmaster_start =
 kill9_backend('k9');
 is(row_counts(), '0|0|0',
 	'kill -9: all three tables are empty after crash recovery');
-every_function_works('k9b', 'kill -9: every function works at once');
+every_function_works($node, 'postgres', 'k9b', 'kill -9: every function works at once');
 is(state_of('k9', $tok_a, $tok_b), wiped(),
 	'kill -9: keys, counter, rate-limit state and tokens are gone');
 is($node->safe_psql('postgres', "SELECT auth_kv_get('k9:uncommitted')"),
@@ -415,7 +365,7 @@ is(state_of('durk9', $k9d_a, $k9d_b), survived('durk9'),
 	'durable kill -9: data committed just before the crash survived');
 is($node->safe_psql('postgres', "SELECT auth_kv_get('durk9:uncommitted')"),
 	'', 'durable kill -9: the uncommitted write is not there');
-every_function_works('durk9b', 'durable kill -9: every function works');
+every_function_works($node, 'postgres', 'durk9b', 'durable kill -9: every function works');
 ok(workers_up(), 'durable kill -9: launcher and sweeper are back');
 ok(sweeper_sweeps('durk9'), 'durable kill -9: the sweeper sweeps logged tables');
 
@@ -429,7 +379,7 @@ is($node->safe_psql('postgres', "SELECT auth_kv_get('pre:plain')"),
 	'value of pre:plain', 'unlogged again: the data was kept by the switch');
 immediate_restart('unlogged again');
 is(row_counts(), '0|0|0', 'unlogged again: a crash empties the tables');
-every_function_works('again', 'unlogged again: every function works');
+every_function_works($node, 'postgres', 'again', 'unlogged again: every function works');
 ok(workers_up(), 'unlogged again: launcher and sweeper are back');
 
 ###########################################################################
