@@ -1,0 +1,3 @@
+-- GET of a key that was never set
+\set k random(1, 100000)
+SELECT auth_kv_get('nokey:' || :k);

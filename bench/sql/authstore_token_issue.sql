@@ -1,0 +1,3 @@
+-- issue a one-time token (TTL 600 s); issued tokens accumulate in the table
+\set k random(1, 100000)
+SELECT auth_token_issue('user:' || :k, 'email-verification', 600);

@@ -1,0 +1,3 @@
+-- INCR + EXPIRE NX 60 over 100,000 counters
+\set k random(1, 100000)
+SELECT peer.kv_incr('ctr:' || :k, 60);

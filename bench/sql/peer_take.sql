@@ -1,0 +1,5 @@
+-- set+take pair (2 calls, 2 round trips): store a one-time value, then GETDEL
+-- it, so that every take hits a live key.
+\set k random(1, 100000)
+SELECT peer.kv_set('otp:' || :k, :val, 600);
+SELECT peer.kv_take('otp:' || :k);
