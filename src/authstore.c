@@ -171,28 +171,29 @@ authstore_key_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 				  bool allow_empty)
 {
 	text	   *key;
-	int			len;
+	Size		len;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", argname)));
 
-	key = PG_GETARG_TEXT_PP(argno);
-	len = VARSIZE_ANY_EXHDR(key);
+	/* measured before detoasting: a huge key is refused without copying it */
+	len = toast_raw_datum_size(PG_GETARG_DATUM(argno)) - VARHDRSZ;
 
 	if (len == 0 && !allow_empty)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", argname)));
 
-	if (len > authstore_max_key_bytes)
+	if (len > (Size) authstore_max_key_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s is too long", argname),
-				 errdetail("The %s is %d bytes; authstore.max_key_bytes is %d.",
+				 errdetail("The %s is %zu bytes; authstore.max_key_bytes is %d.",
 						   argname, len, authstore_max_key_bytes)));
 
+	key = PG_GETARG_TEXT_PP(argno);
 	return PointerGetDatum(key);
 }
 

@@ -198,15 +198,12 @@ auth_token_revoke(PG_FUNCTION_ARGS)
 	authstore_check_primary();
 	args[0] = name_arg(fcinfo, 0, "subject");
 	args[1] = TimestampTzGetDatum(authstore_now());
+	if (!PG_ARGISNULL(1))
+		args[2] = name_arg(fcinfo, 1, "purpose");
 
 	SPI_connect();
-	if (PG_ARGISNULL(1))
-		authstore_execute(&revoke_all_plan, args, NULL, false, 0);
-	else
-	{
-		args[2] = name_arg(fcinfo, 1, "purpose");
-		authstore_execute(&revoke_purpose_plan, args, NULL, false, 0);
-	}
+	authstore_execute(PG_ARGISNULL(1) ? &revoke_all_plan : &revoke_purpose_plan,
+					  args, NULL, false, 0);
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										1, &isnull));
 	SPI_finish();
