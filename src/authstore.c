@@ -297,23 +297,31 @@ authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 }
 
 /*
- * Copy a text column of the first result row out of SPI into the target
- * context, detoasted, so that it survives SPI_finish().
+ * Run a cached statement that yields at most one row with one text column,
+ * connecting to SPI and finishing itself, and return that value detoasted in
+ * the caller's memory context; *isnull when there was no row or a NULL.
  */
 Datum
-authstore_copy_result_text(int column, MemoryContext target, bool *isnull)
+authstore_execute_text(AuthstorePlan *p, Datum *values, bool *isnull)
 {
-	Datum		d;
-	MemoryContext old;
-	struct varlena *copy;
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		result = (Datum) 0;
 
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, isnull);
-	if (*isnull)
-		return (Datum) 0;
+	*isnull = true;
+	SPI_connect();
+	if (authstore_execute(p, values, NULL, false, 0) == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  1, isnull);
 
-	old = MemoryContextSwitchTo(target);
-	copy = pg_detoast_datum_copy((struct varlena *) DatumGetPointer(d));
-	MemoryContextSwitchTo(old);
+		if (!*isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller);
 
-	return PointerGetDatum(copy);
+			result = PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(d)));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	return result;
 }

@@ -68,8 +68,7 @@ extern Datum authstore_key_arg(FunctionCallInfo fcinfo, int argno,
 extern Datum authstore_value_arg(FunctionCallInfo fcinfo, int argno);
 extern int64 authstore_seconds_to_usecs(double seconds, const char *argname,
 										bool allow_zero);
-extern Datum authstore_copy_result_text(int column, MemoryContext target,
-										bool *isnull);
+extern Datum authstore_execute_text(AuthstorePlan *p, Datum *values, bool *isnull);
 
 /* sweep.c */
 extern uint64 authstore_sweep(TimestampTz now, int64 max_rows, bool rate_limit_too);

@@ -14,8 +14,6 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -59,18 +57,14 @@ static AuthstorePlan ttl_plan = {
 /*
  * An expired row is left to the sweeper: deleting it here could only fail
  * with a serialization error in REPEATABLE READ if the sweeper got there
- * first.
+ * first.  take is the same statement returning the value.
  */
-static AuthstorePlan take_plan = {
-	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$2") " "
-	"RETURNING value",
-	2, {TEXTOID, TIMESTAMPTZOID}
-};
+#define DELETE_LIVE \
+	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$2")
 
-static AuthstorePlan delete_live_plan = {
-	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$2"),
-	2, {TEXTOID, TIMESTAMPTZOID}
-};
+static AuthstorePlan delete_live_plan = {DELETE_LIVE, 2, {TEXTOID, TIMESTAMPTZOID}};
+
+static AuthstorePlan take_plan = {DELETE_LIVE " RETURNING value", 2, {TEXTOID, TIMESTAMPTZOID}};
 
 /* Replaces an expired row; leaves a live one alone (no row processed). */
 static AuthstorePlan nx_plan = {
@@ -176,19 +170,15 @@ auth_kv_set(PG_FUNCTION_ARGS)
 Datum
 auth_kv_get(PG_FUNCTION_ARGS)
 {
-	MemoryContext fcxt = CurrentMemoryContext;
 	Datum		args[2];
-	Datum		result = (Datum) 0;
-	bool		isnull = true;
+	Datum		result;
+	bool		isnull;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
 	args[1] = TimestampTzGetDatum(authstore_now());
 
-	SPI_connect();
-	if (authstore_execute(&get_plan, args, NULL, false, 1) == 1)
-		result = authstore_copy_result_text(1, fcxt, &isnull);
-	SPI_finish();
+	result = authstore_execute_text(&get_plan, args, &isnull);
 
 	if (isnull)
 		PG_RETURN_NULL();
@@ -198,20 +188,16 @@ auth_kv_get(PG_FUNCTION_ARGS)
 Datum
 auth_kv_take(PG_FUNCTION_ARGS)
 {
-	MemoryContext fcxt = CurrentMemoryContext;
 	Datum		args[2];
-	Datum		result = (Datum) 0;
-	bool		isnull = true;
+	Datum		result;
+	bool		isnull;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
 	args[1] = TimestampTzGetDatum(authstore_now());
 
 	/* The DELETE's row lock makes exactly one concurrent caller see the row. */
-	SPI_connect();
-	if (authstore_execute(&take_plan, args, NULL, false, 0) == 1)
-		result = authstore_copy_result_text(1, fcxt, &isnull);
-	SPI_finish();
+	result = authstore_execute_text(&take_plan, args, &isnull);
 
 	if (isnull)
 		PG_RETURN_NULL();

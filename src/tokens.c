@@ -146,11 +146,10 @@ auth_token_issue(PG_FUNCTION_ARGS)
 static Datum
 token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan)
 {
-	MemoryContext fcxt = CurrentMemoryContext;
 	Datum		args[3];
 	bytea	   *hash;
-	Datum		result = (Datum) 0;
-	bool		isnull = true;
+	Datum		result;
+	bool		isnull;
 
 	authstore_check_primary();
 	args[1] = name_arg(fcinfo, 1, "purpose");
@@ -162,10 +161,7 @@ token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan)
 	args[0] = PointerGetDatum(hash);
 	args[2] = TimestampTzGetDatum(authstore_now());
 
-	SPI_connect();
-	if (authstore_execute(plan, args, NULL, false, 0) == 1)
-		result = authstore_copy_result_text(1, fcxt, &isnull);
-	SPI_finish();
+	result = authstore_execute_text(plan, args, &isnull);
 
 	if (isnull)
 		PG_RETURN_NULL();

@@ -154,6 +154,20 @@ shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* The fields the launcher and the sweepers share. */
+static void
+init_worker(BackgroundWorker *worker, const char *function, int restart_time,
+			const char *type)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = restart_time;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "authstore");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+}
+
 /* Called from _PG_init while shared_preload_libraries is processed. */
 void
 authstore_register_launcher(void)
@@ -169,14 +183,9 @@ authstore_register_launcher(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = LAUNCHER_RESTART_SECS;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "authstore");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "authstore_launcher_main");
+	init_worker(&worker, "authstore_launcher_main", LAUNCHER_RESTART_SECS,
+				LAUNCHER_TYPE);
 	snprintf(worker.bgw_name, BGW_MAXLEN, LAUNCHER_TYPE);
-	snprintf(worker.bgw_type, BGW_MAXLEN, LAUNCHER_TYPE);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -233,16 +242,10 @@ start_sweeper(SweeperSlot *slot, Oid dboid)
 	MemoryContext old;
 	bool		registered;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	/* the launcher restarts it; a crash restart brings the launcher back */
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "authstore");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "authstore_sweeper_main");
+	init_worker(&worker, "authstore_sweeper_main", BGW_NEVER_RESTART, SWEEPER_TYPE);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "authstore sweeper for database \"%s\"",
 			 slot->dbname);
-	snprintf(worker.bgw_type, BGW_MAXLEN, SWEEPER_TYPE);
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	memset(&args, 0, sizeof(args));
 	args.launcher_pid = MyProcPid;
