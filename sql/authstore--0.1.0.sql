@@ -37,15 +37,13 @@ CREATE INDEX kv_expires_at_idx ON authstore.kv (expires_at)
 /*
  * Rate-limit state, one row per key.  window_end (last allowed hit + the
  * window) lets the sweeper find idle state; it is deliberately not indexed so
- * that every hit stays a HOT update.  denied records the decision of the
- * latest hit so that one statement can both decide and report it.
+ * that every hit stays a HOT update.  A denied hit changes nothing.
  */
 CREATE UNLOGGED TABLE authstore.rate_limit (
 	key			text COLLATE "C" NOT NULL,
 	hits		integer NOT NULL,
 	last_hit	timestamptz NOT NULL,
 	window_end	timestamptz NOT NULL,
-	denied		boolean NOT NULL,
 	CONSTRAINT rate_limit_pkey PRIMARY KEY (key)
 ) WITH (
 	fillfactor = 70,

@@ -32,7 +32,7 @@ CREATE FUNCTION pg_temp.sentinel_state() RETURNS text LANGUAGE sql AS $$
 	SELECT md5(concat_ws('#',
 		(SELECT string_agg(concat_ws('|', key, value, expires_at), ';' ORDER BY key)
 		   FROM authstore.kv WHERE starts_with(key, 'sentinel:')),
-		(SELECT string_agg(concat_ws('|', key, hits, last_hit, window_end, denied), ';' ORDER BY key)
+		(SELECT string_agg(concat_ws('|', key, hits, last_hit, window_end), ';' ORDER BY key)
 		   FROM authstore.rate_limit WHERE starts_with(key, 'sentinel:')),
 		(SELECT string_agg(concat_ws('|', encode(hash, 'hex'), subject, purpose, expires_at), ';' ORDER BY hash)
 		   FROM authstore.token WHERE starts_with(subject, 'sentinel:'))))

@@ -8,7 +8,7 @@ SELECT auth_kv_set('before', 'v');
 CREATE SCHEMA evil;
 CREATE TABLE evil.kv (key text, value text, expires_at timestamptz);
 CREATE TABLE evil.rate_limit (key text, hits int, last_hit timestamptz,
-							  window_end timestamptz, denied boolean);
+							  window_end timestamptz);
 CREATE FUNCTION evil.hijack_text(text, text) RETURNS boolean
 	LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'hijacked'; END$$;
 CREATE FUNCTION evil.hijack_ts(timestamptz, timestamptz) RETURNS boolean

@@ -30,6 +30,7 @@ void		_PG_init(void);
 int			authstore_max_key_bytes = 1024;
 int			authstore_max_value_bytes = 1024 * 1024;
 double		authstore_test_clock = 0;
+bool		authstore_direct_access = true;
 char	   *authstore_database = NULL;
 int			authstore_sweep_interval_ms = 1000;
 int			authstore_sweep_batch_size = 10000;
@@ -95,6 +96,19 @@ _PG_init(void)
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							 check_test_clock, NULL, NULL);
+
+	/*
+	 * Off makes every function run its SQL statement: the reference the
+	 * direct path is tested against, and a way out should it misbehave.
+	 */
+	DefineCustomBoolVariable("authstore.direct_access",
+							 "Lets functions find, lock and change existing rows without the executor.",
+							 "When off, every function runs its SQL statement.",
+							 &authstore_direct_access,
+							 true,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("authstore.database",
 							   "Comma-separated list of databases whose expired rows the background worker sweeps.",

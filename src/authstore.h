@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "access/tableam.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/guc.h"
@@ -23,6 +24,7 @@
 extern int	authstore_max_key_bytes;
 extern int	authstore_max_value_bytes;
 extern double authstore_test_clock;
+extern bool authstore_direct_access;
 extern char *authstore_database;
 extern int	authstore_sweep_interval_ms;
 extern int	authstore_sweep_batch_size;
@@ -69,6 +71,38 @@ extern Datum authstore_value_arg(FunctionCallInfo fcinfo, int argno);
 extern int64 authstore_seconds_to_usecs(double seconds, const char *argname,
 										bool allow_zero);
 extern Datum authstore_execute_text(AuthstorePlan *p, Datum *values, bool *isnull);
+
+/* direct.c: row access without the executor, see there */
+typedef enum AuthstoreTable
+{
+	AUTHSTORE_KV,
+	AUTHSTORE_RATE_LIMIT,
+	AUTHSTORE_TOKEN,
+	AUTHSTORE_NTABLES
+} AuthstoreTable;
+
+typedef struct AuthstoreDirect
+{
+	AuthstoreTable table;
+	LOCKMODE	lockmode;
+	Relation	rel;
+	Relation	pkey;
+	Snapshot	snapshot;
+	CommandId	cid;
+	TupleTableSlot *slot;		/* the row found, or locked */
+} AuthstoreDirect;
+
+extern bool authstore_direct_begin(AuthstoreDirect *d, AuthstoreTable table,
+								   bool for_write);
+extern void authstore_direct_end(AuthstoreDirect *d);
+extern bool authstore_direct_fetch(AuthstoreDirect *d, Datum key);
+extern TM_Result authstore_direct_lock(AuthstoreDirect *d);
+extern TM_Result authstore_direct_delete(AuthstoreDirect *d);
+extern void authstore_direct_update(AuthstoreDirect *d, Datum *values,
+									bool *isnull);
+extern bool authstore_direct_live(AuthstoreDirect *d, AttrNumber attno,
+								  TimestampTz now);
+extern Datum authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno);
 
 /* sweep.c */
 extern uint64 authstore_sweep(TimestampTz now, int64 max_rows, bool rate_limit_too);

@@ -8,7 +8,9 @@
  * expired rows are treated as absent by every function (lazy expiry) until
  * the sweeper deletes them.  Each function is one statement, so its
  * atomicity is the statement's: row locks taken by DELETE and INSERT ... ON
- * CONFLICT decide concurrent callers.
+ * CONFLICT decide concurrent callers.  When the key's row already exists, the
+ * functions do the same with the same row locks without the executor
+ * (direct.c) and fall back to the statement whenever that cannot decide.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +36,18 @@ PG_FUNCTION_INFO_V1(auth_kv_expire);
 PG_FUNCTION_INFO_V1(auth_kv_keys);
 PG_FUNCTION_INFO_V1(auth_kv_clear);
 PG_FUNCTION_INFO_V1(authstore_incr_value);
+
+/* authstore.kv's columns */
+#define KV_VALUE		2
+#define KV_EXPIRES_AT	3
+
+/* What a direct-path attempt came to: UNDECIDED means "run the statement". */
+typedef enum DirectOutcome
+{
+	DIRECT_UNDECIDED,
+	DIRECT_NO,
+	DIRECT_YES
+} DirectOutcome;
 
 #define LIVE(expires_col, now_param) \
 	"(" expires_col " IS NULL OR " expires_col " OPERATOR(pg_catalog.>) " now_param ")"
@@ -132,6 +146,67 @@ ttl_arg(FunctionCallInfo fcinfo, int argno, TimestampTz now,
 	return true;
 }
 
+/*
+ * Delete key if live, as delete_live_plan does; with value != NULL also
+ * return the value deleted.
+ */
+static DirectOutcome
+delete_live_direct(Datum key, TimestampTz now, Datum *value)
+{
+	AuthstoreDirect d;
+	DirectOutcome outcome = DIRECT_NO;
+
+	if (!authstore_direct_begin(&d, AUTHSTORE_KV, true))
+		return DIRECT_UNDECIDED;
+	if (authstore_direct_fetch(&d, key) &&
+		authstore_direct_live(&d, KV_EXPIRES_AT, now))
+	{
+		if (value != NULL)
+			*value = authstore_direct_copy(&d, KV_VALUE);
+		switch (authstore_direct_delete(&d))
+		{
+			case TM_Ok:
+				outcome = DIRECT_YES;
+				break;
+			case TM_Deleted:
+				/* a concurrent delete won: for us the key is absent */
+				break;
+			default:
+				/* updated meanwhile: the statement re-checks the new version */
+				outcome = DIRECT_UNDECIDED;
+				break;
+		}
+	}
+	authstore_direct_end(&d);
+	return outcome;
+}
+
+/*
+ * Find and lock key's row for an update.  false: no row (or it was deleted
+ * while we waited): the caller decides with its statement (which may insert)
+ * or treats the key as absent.  Ends the direct access itself then.
+ */
+static bool
+lock_row_direct(AuthstoreDirect *d, Datum key)
+{
+	if (authstore_direct_fetch(d, key) && authstore_direct_lock(d) == TM_Ok)
+		return true;
+	authstore_direct_end(d);
+	return false;
+}
+
+/* Overwrite the row locked in d with value and expiry, and end. */
+static void
+update_row_direct(AuthstoreDirect *d, Datum key, Datum value, bool has_ttl,
+				  TimestampTz expires_at)
+{
+	Datum		values[3] = {key, value, TimestampTzGetDatum(expires_at)};
+	bool		nulls[3] = {false, false, !has_ttl};
+
+	authstore_direct_update(d, values, nulls);
+	authstore_direct_end(d);
+}
+
 Datum
 auth_kv_set(PG_FUNCTION_ARGS)
 {
@@ -146,6 +221,23 @@ auth_kv_set(PG_FUNCTION_ARGS)
 	value = authstore_value_arg(fcinfo, 1);
 	now = authstore_now();
 	has_ttl = ttl_arg(fcinfo, 2, now, &expires_at);
+
+	if (has_ttl && expires_at <= now)
+	{
+		if (delete_live_direct(key, now, NULL) != DIRECT_UNDECIDED)
+			PG_RETURN_VOID();
+	}
+	else
+	{
+		AuthstoreDirect d;
+
+		if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
+			lock_row_direct(&d, key))
+		{
+			update_row_direct(&d, key, value, has_ttl, expires_at);
+			PG_RETURN_VOID();
+		}
+	}
 
 	SPI_connect();
 	if (has_ttl && expires_at <= now)
@@ -171,12 +263,26 @@ Datum
 auth_kv_get(PG_FUNCTION_ARGS)
 {
 	Datum		args[2];
-	Datum		result;
+	Datum		result = (Datum) 0;
 	bool		isnull;
+	AuthstoreDirect d;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
 	args[1] = TimestampTzGetDatum(authstore_now());
+
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, false))
+	{
+		isnull = !(authstore_direct_fetch(&d, args[0]) &&
+				   authstore_direct_live(&d, KV_EXPIRES_AT,
+										 DatumGetTimestampTz(args[1])));
+		if (!isnull)
+			result = authstore_direct_copy(&d, KV_VALUE);
+		authstore_direct_end(&d);
+		if (isnull)
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(result);
+	}
 
 	result = authstore_execute_text(&get_plan, args, &isnull);
 
@@ -197,6 +303,15 @@ auth_kv_take(PG_FUNCTION_ARGS)
 	args[1] = TimestampTzGetDatum(authstore_now());
 
 	/* The DELETE's row lock makes exactly one concurrent caller see the row. */
+	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), &result))
+	{
+		case DIRECT_YES:
+			PG_RETURN_DATUM(result);
+		case DIRECT_NO:
+			PG_RETURN_NULL();
+		case DIRECT_UNDECIDED:
+			break;
+	}
 	result = authstore_execute_text(&take_plan, args, &isnull);
 
 	if (isnull)
@@ -212,6 +327,7 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 	TimestampTz now;
 	TimestampTz expires_at = 0;
 	bool		stored;
+	AuthstoreDirect d;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
@@ -227,6 +343,19 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 				 errhint("Pass NULL for a key that never expires.")));
 	args[2] = TimestampTzGetDatum(expires_at);
 	args[3] = TimestampTzGetDatum(now);
+
+	/* A live row stays (and stays locked, as ON CONFLICT leaves it). */
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
+		lock_row_direct(&d, args[0]))
+	{
+		if (authstore_direct_live(&d, KV_EXPIRES_AT, now))
+		{
+			authstore_direct_end(&d);
+			PG_RETURN_BOOL(false);
+		}
+		update_row_direct(&d, args[0], args[1], nulls[2] == ' ', expires_at);
+		PG_RETURN_BOOL(true);
+	}
 
 	SPI_connect();
 	stored = authstore_execute(&nx_plan, args, nulls, false, 0) == 1;
@@ -245,6 +374,16 @@ auth_kv_delete(PG_FUNCTION_ARGS)
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
 	args[1] = TimestampTzGetDatum(authstore_now());
 
+	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), NULL))
+	{
+		case DIRECT_YES:
+			PG_RETURN_BOOL(true);
+		case DIRECT_NO:
+			PG_RETURN_BOOL(false);
+		case DIRECT_UNDECIDED:
+			break;
+	}
+
 	SPI_connect();
 	deleted = authstore_execute(&delete_live_plan, args, NULL, false, 0) == 1;
 	SPI_finish();
@@ -261,6 +400,7 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 	TimestampTz now;
 	TimestampTz expires_at = 0;
 	int64		result;
+	AuthstoreDirect d;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
@@ -269,6 +409,32 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 		nulls[1] = 'n';
 	args[1] = TimestampTzGetDatum(expires_at);
 	args[2] = TimestampTzGetDatum(now);
+
+	/* An expired row restarts at 1 with the new TTL; a live one keeps its TTL. */
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
+		lock_row_direct(&d, args[0]))
+	{
+		text	   *value;
+
+		if (authstore_direct_live(&d, KV_EXPIRES_AT, now))
+		{
+			bool		no_expiry;
+			bool		isnull;
+			Datum		old_expiry = slot_getattr(d.slot, KV_EXPIRES_AT, &no_expiry);
+
+			value = DatumGetTextPP(DirectFunctionCall1(authstore_incr_value,
+													   slot_getattr(d.slot, KV_VALUE, &isnull)));
+			update_row_direct(&d, args[0], PointerGetDatum(value), !no_expiry,
+							  no_expiry ? 0 : DatumGetTimestampTz(old_expiry));
+		}
+		else
+		{
+			value = cstring_to_text("1");
+			update_row_direct(&d, args[0], PointerGetDatum(value),
+							  nulls[1] == ' ', expires_at);
+		}
+		PG_RETURN_INT64(strtoi64(text_to_cstring(value), NULL, 10));
+	}
 
 	SPI_connect();
 
@@ -313,23 +479,39 @@ auth_kv_ttl(PG_FUNCTION_ARGS)
 	bool		found = false;
 	bool		isnull = true;
 	TimestampTz expires_at = 0;
+	AuthstoreDirect d;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
 	now = authstore_now();
 
-	SPI_connect();
-	if (authstore_execute(&ttl_plan, args, NULL, false, 1) == 1)
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, false))
 	{
-		Datum		d;
+		found = authstore_direct_fetch(&d, args[0]);
+		if (found)
+		{
+			Datum		e = slot_getattr(d.slot, KV_EXPIRES_AT, &isnull);
 
-		/* copied before SPI_finish: timestamptz is by reference on 32-bit */
-		found = true;
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-			expires_at = DatumGetTimestampTz(d);
+			if (!isnull)
+				expires_at = DatumGetTimestampTz(e);
+		}
+		authstore_direct_end(&d);
 	}
-	SPI_finish();
+	else
+	{
+		SPI_connect();
+		if (authstore_execute(&ttl_plan, args, NULL, false, 1) == 1)
+		{
+			Datum		e;
+
+			/* copied before SPI_finish: timestamptz is by reference on 32-bit */
+			found = true;
+			e = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!isnull)
+				expires_at = DatumGetTimestampTz(e);
+		}
+		SPI_finish();
+	}
 
 	if (!found || !(isnull || expires_at > now))
 		PG_RETURN_NULL();
@@ -346,11 +528,42 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 	TimestampTz expires_at = 0;
 	bool		has_ttl;
 	bool		changed;
+	AuthstoreDirect d;
 
 	authstore_check_primary();
 	key = authstore_key_arg(fcinfo, 0, "key", false);
 	now = authstore_now();
 	has_ttl = ttl_arg(fcinfo, 1, now, &expires_at);
+
+	if (has_ttl && expires_at <= now)
+	{
+		switch (delete_live_direct(key, now, NULL))
+		{
+			case DIRECT_YES:
+				PG_RETURN_BOOL(true);
+			case DIRECT_NO:
+				PG_RETURN_BOOL(false);
+			case DIRECT_UNDECIDED:
+				break;
+		}
+	}
+	else if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
+	{
+		/* no row, or deleted while we waited: nothing to change */
+		if (!lock_row_direct(&d, key))
+			PG_RETURN_BOOL(false);
+		changed = authstore_direct_live(&d, KV_EXPIRES_AT, now);
+		if (!changed)
+			authstore_direct_end(&d);
+		else
+		{
+			bool		isnull;
+
+			update_row_direct(&d, key, slot_getattr(d.slot, KV_VALUE, &isnull),
+							  has_ttl, expires_at);
+		}
+		PG_RETURN_BOOL(changed);
+	}
 
 	SPI_connect();
 	if (has_ttl && expires_at <= now)

@@ -13,7 +13,10 @@
  *
  * The whole decision is one INSERT ... ON CONFLICT DO UPDATE, so the row
  * lock it takes serializes concurrent hits on a key: none is lost and no
- * more are allowed than the sequential algorithm would allow.
+ * more are allowed than the sequential algorithm would allow.  For a key
+ * that has state, the direct path (direct.c) takes the same row lock and
+ * makes the same decision without the executor; a denied hit then writes
+ * nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,34 +30,44 @@
 #include "authstore.h"
 
 PG_FUNCTION_INFO_V1(auth_rl_hit);
+
+/* authstore.rate_limit's columns */
+#define RL_HITS			2
+#define RL_LAST_HIT		3
+#define RL_WINDOW_END	4
 PG_FUNCTION_INFO_V1(auth_rl_reset);
 
 /*
  * $1 key, $2 now, $3 now + window, $4 now - window, $5 max.
- * "elapsed >= window" is "last_hit <= now - window".  In SET, r.* are the
- * values before this hit.  "now" is read before the row lock is waited for,
- * so a hit that waited may carry an earlier time than the hit it waited
- * for: GREATEST (syntax, not a function: no search_path
- * lookup) keeps last_hit from moving backwards, which would open the
- * next window early.
+ * "elapsed >= window" is "last_hit <= now - window".  In SET and WHERE, r.*
+ * are the values before this hit.  A denied hit updates nothing (no row is
+ * returned) but ON CONFLICT still locks the row, so state_plan then reads
+ * the state it was denied on.  "now" is read before the row lock is waited
+ * for, so a hit that waited may carry an earlier time than the hit it waited
+ * for: GREATEST (syntax, not a function: no search_path lookup) keeps
+ * last_hit from moving backwards, which would open the next window early.
  */
-#define RL_DENIED \
-	"(r.last_hit OPERATOR(pg_catalog.>) $4 AND r.hits OPERATOR(pg_catalog.>=) $5)"
-
 static AuthstorePlan hit_plan = {
-	"INSERT INTO authstore.rate_limit AS r (key, hits, last_hit, window_end, denied) "
-	"VALUES ($1, 1, $2, $3, false) "
+	"INSERT INTO authstore.rate_limit AS r (key, hits, last_hit, window_end) "
+	"VALUES ($1, 1, $2, $3) "
 	"ON CONFLICT (key) DO UPDATE SET "
 	"hits = CASE WHEN r.last_hit OPERATOR(pg_catalog.<=) $4 THEN 1 "
-	"WHEN r.hits OPERATOR(pg_catalog.>=) $5 THEN r.hits "
 	"ELSE r.hits OPERATOR(pg_catalog.+) 1 END, "
-	"last_hit = CASE WHEN " RL_DENIED " THEN r.last_hit "
-	"ELSE GREATEST(r.last_hit, $2) END, "
-	"window_end = CASE WHEN " RL_DENIED " THEN r.window_end "
-	"ELSE GREATEST(r.window_end, $3) END, "
-	"denied = " RL_DENIED " "
-	"RETURNING hits, last_hit, denied",
+	"last_hit = GREATEST(r.last_hit, $2), "
+	"window_end = GREATEST(r.window_end, $3) "
+	"WHERE NOT (r.last_hit OPERATOR(pg_catalog.>) $4 AND r.hits OPERATOR(pg_catalog.>=) $5) "
+	"RETURNING hits, last_hit",
 	5, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}
+};
+
+/*
+ * The state a denied hit saw: the row is locked by this transaction, so no
+ * other version can have appeared since (in REPEATABLE READ, ON CONFLICT
+ * has already failed if the locked version was not visible).
+ */
+static AuthstorePlan state_plan = {
+	"SELECT hits, last_hit FROM authstore.rate_limit WHERE key OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
 };
 
 static AuthstorePlan reset_plan = {
@@ -87,6 +100,57 @@ hit_result_desc(void)
 		MemoryContextSwitchTo(old);
 	}
 	return tupdesc;
+}
+
+/*
+ * The hit decided on an existing row with the direct path; false when the
+ * key has no state (or lost it while we waited) and the statement must
+ * decide.  Same decision as hit_plan, from the locked latest version.
+ */
+static bool
+hit_direct(Datum key, TimestampTz now, int64 window, int32 max,
+		   int32 *hits, TimestampTz *last_hit, bool *denied)
+{
+	AuthstoreDirect d;
+	bool		isnull;
+	int32		old_hits;
+	TimestampTz old_last_hit;
+	TimestampTz old_window_end;
+
+	if (!authstore_direct_begin(&d, AUTHSTORE_RATE_LIMIT, true))
+		return false;
+	if (!authstore_direct_fetch(&d, key) || authstore_direct_lock(&d) != TM_Ok)
+	{
+		authstore_direct_end(&d);
+		return false;
+	}
+
+	old_hits = DatumGetInt32(slot_getattr(d.slot, RL_HITS, &isnull));
+	old_last_hit = DatumGetTimestampTz(slot_getattr(d.slot, RL_LAST_HIT, &isnull));
+	old_window_end = DatumGetTimestampTz(slot_getattr(d.slot, RL_WINDOW_END, &isnull));
+
+	*denied = old_last_hit > now - window && old_hits >= max;
+	if (*denied)
+	{
+		/* state unchanged: the row lock alone orders us among the hits */
+		*hits = old_hits;
+		*last_hit = old_last_hit;
+	}
+	else
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		*hits = old_last_hit <= now - window ? 1 : old_hits + 1;
+		*last_hit = Max(old_last_hit, now);
+		values[0] = key;
+		values[RL_HITS - 1] = Int32GetDatum(*hits);
+		values[RL_LAST_HIT - 1] = TimestampTzGetDatum(*last_hit);
+		values[RL_WINDOW_END - 1] = TimestampTzGetDatum(Max(old_window_end, now + window));
+		authstore_direct_update(&d, values, nulls);
+	}
+	authstore_direct_end(&d);
+	return true;
 }
 
 Datum
@@ -132,13 +196,16 @@ auth_rl_hit(PG_FUNCTION_ARGS)
 	args[3] = TimestampTzGetDatum(now - window);
 	args[4] = Int32GetDatum(max);
 
-	SPI_connect();
-	if (authstore_execute(&hit_plan, args, NULL, false, 0) != 1)
-		elog(ERROR, "authstore: rate-limit hit processed no row");
-	hits = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	last_hit = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	denied = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	SPI_finish();
+	if (!hit_direct(args[0], now, window, max, &hits, &last_hit, &denied))
+	{
+		SPI_connect();
+		denied = authstore_execute(&hit_plan, args, NULL, false, 0) != 1;
+		if (denied && authstore_execute(&state_plan, args, NULL, false, 0) != 1)
+			elog(ERROR, "authstore: rate-limit state of a denied hit not found");
+		hits = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		last_hit = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		SPI_finish();
+	}
 
 	values[0] = BoolGetDatum(!denied);
 	values[1] = Int32GetDatum(hits);
@@ -156,10 +223,30 @@ auth_rl_reset(PG_FUNCTION_ARGS)
 {
 	Datum		args[2];
 	bool		deleted;
+	AuthstoreDirect d;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
 	args[1] = TimestampTzGetDatum(authstore_now());
+
+	if (authstore_direct_begin(&d, AUTHSTORE_RATE_LIMIT, true))
+	{
+		TM_Result	result = TM_Ok;
+		bool		isnull;
+
+		deleted = false;
+		if (authstore_direct_fetch(&d, args[0]) &&
+			DatumGetTimestampTz(slot_getattr(d.slot, RL_WINDOW_END, &isnull)) >
+			DatumGetTimestampTz(args[1]))
+		{
+			result = authstore_direct_delete(&d);
+			deleted = result == TM_Ok;
+		}
+		authstore_direct_end(&d);
+		/* TM_Updated: a hit changed it meanwhile; the statement re-checks */
+		if (result == TM_Ok || result == TM_Deleted)
+			PG_RETURN_BOOL(deleted);
+	}
 
 	SPI_connect();
 	deleted = authstore_execute(&reset_plan, args, NULL, false, 0) == 1;

@@ -142,13 +142,66 @@ auth_token_issue(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(token);
 }
 
+/* authstore.token's columns */
+#define TOKEN_SUBJECT		2
+#define TOKEN_PURPOSE		3
+#define TOKEN_EXPIRES_AT	4
+
+/*
+ * verify and consume with the direct path: true when decided, with *result
+ * the subject (or NULL).  The row must match purpose (bytewise, as COLLATE
+ * "C" compares) and be live.
+ */
+static bool
+token_lookup_direct(Datum hash, text *purpose, TimestampTz now, bool consume,
+					Datum *result, bool *isnull)
+{
+	AuthstoreDirect d;
+	bool		decided = true;
+
+	if (!authstore_direct_begin(&d, AUTHSTORE_TOKEN, consume))
+		return false;
+	*isnull = true;
+	if (authstore_direct_fetch(&d, hash) &&
+		authstore_direct_live(&d, TOKEN_EXPIRES_AT, now))
+	{
+		bool		null;
+		text	   *stored = DatumGetTextPP(slot_getattr(d.slot, TOKEN_PURPOSE, &null));
+
+		if (VARSIZE_ANY_EXHDR(stored) == VARSIZE_ANY_EXHDR(purpose) &&
+			memcmp(VARDATA_ANY(stored), VARDATA_ANY(purpose),
+				   VARSIZE_ANY_EXHDR(purpose)) == 0)
+		{
+			*result = authstore_direct_copy(&d, TOKEN_SUBJECT);
+			*isnull = false;
+			if (consume)
+			{
+				switch (authstore_direct_delete(&d))
+				{
+					case TM_Ok:
+						break;
+					case TM_Deleted:
+						/* consumed (or revoked) by someone else first */
+						*isnull = true;
+						break;
+					default:
+						decided = false;
+						break;
+				}
+			}
+		}
+	}
+	authstore_direct_end(&d);
+	return decided;
+}
+
 /* verify and consume: the subject of a live token of that purpose, or NULL */
 static Datum
-token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan)
+token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan, bool consume)
 {
 	Datum		args[3];
 	bytea	   *hash;
-	Datum		result;
+	Datum		result = (Datum) 0;
 	bool		isnull;
 
 	authstore_check_primary();
@@ -161,7 +214,10 @@ token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan)
 	args[0] = PointerGetDatum(hash);
 	args[2] = TimestampTzGetDatum(authstore_now());
 
-	result = authstore_execute_text(plan, args, &isnull);
+	if (!token_lookup_direct(args[0], DatumGetTextPP(args[1]),
+							 DatumGetTimestampTz(args[2]), consume,
+							 &result, &isnull))
+		result = authstore_execute_text(plan, args, &isnull);
 
 	if (isnull)
 		PG_RETURN_NULL();
@@ -171,7 +227,7 @@ token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan)
 Datum
 auth_token_verify(PG_FUNCTION_ARGS)
 {
-	return token_lookup(fcinfo, &verify_plan);
+	return token_lookup(fcinfo, &verify_plan, false);
 }
 
 /*
@@ -181,7 +237,7 @@ auth_token_verify(PG_FUNCTION_ARGS)
 Datum
 auth_token_consume(PG_FUNCTION_ARGS)
 {
-	return token_lookup(fcinfo, &consume_plan);
+	return token_lookup(fcinfo, &consume_plan, true);
 }
 
 Datum

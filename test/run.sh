@@ -82,31 +82,39 @@ passed=0
 failed=0
 
 # One make call per suite, so that a failure in one does not hide the other.
-for suite in regression isolation; do
-	say "$suite tests"
-	case $suite in
-		regression) only="ISOLATION=" ;;
-		isolation) only="REGRESS=" ;;
+# Each suite runs twice against the same expected files: with the direct
+# path (the default) and with authstore.direct_access = off, where every
+# function runs its SQL statement.  Same output = same behaviour.
+for path in direct statement; do
+	case $path in
+		direct) options= ;;
+		statement) options="-c authstore.direct_access=off" ;;
 	esac
-	set +e
-	as_pg env PGHOST="$work" PGPORT="$port" PGUSER=postgres make installcheck "$only" TAP_TESTS= \
-		>"$work/$suite.log" 2>&1
-	rc=$?
-	set -e
-	cat "$work/$suite.log"
-	ok=$(grep -cE '\.\.\. ok' "$work/$suite.log" || true)
-	bad=$(grep -cE '\.\.\. (FAILED|failed)' "$work/$suite.log" || true)
-	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
-		bad=1
-	fi
-	passed=$((passed + ok))
-	failed=$((failed + bad))
-done
-for diffs in "$work/tree/regression.diffs" "$work/tree/output_iso/regression.diffs"; do
-	if [ -s "$diffs" ]; then
-		say "$diffs"
-		cat "$diffs"
-	fi
+	for suite in regression isolation; do
+		say "$suite tests, $path path"
+		case $suite in
+			regression) only="ISOLATION=" diffs="$work/tree/regression.diffs" ;;
+			isolation) only="REGRESS=" diffs="$work/tree/output_iso/regression.diffs" ;;
+		esac
+		rm -f "$diffs"
+		set +e
+		as_pg env PGHOST="$work" PGPORT="$port" PGUSER=postgres PGOPTIONS="$options" \
+			make installcheck "$only" TAP_TESTS= >"$work/$suite.log" 2>&1
+		rc=$?
+		set -e
+		cat "$work/$suite.log"
+		ok=$(grep -cE '\.\.\. ok' "$work/$suite.log" || true)
+		bad=$(grep -cE '\.\.\. (FAILED|failed)' "$work/$suite.log" || true)
+		if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+			bad=1
+		fi
+		passed=$((passed + ok))
+		failed=$((failed + bad))
+		if [ -s "$diffs" ]; then
+			say "$diffs ($path path)"
+			cat "$diffs"
+		fi
+	done
 done
 
 say "TAP tests"
@@ -132,14 +140,22 @@ passed=$((passed + tap_total - tap_bad))
 failed=$((failed + tap_bad))
 
 # Invariants under concurrency (atomic take/consume, incr, rate limit, expiry)
-# with 16 clients against its own cluster; see test/load/README.md for long runs.
-say "load test (10 s, 16 clients)"
-if "$repo/test/load/run.sh" --duration 10 --clients 16 --port $((port + 1)) >"$work/load.log" 2>&1; then
-	passed=$((passed + 1))
-else
-	failed=$((failed + 1))
-fi
-tail -n 45 "$work/load.log"
+# with 16 clients against its own cluster, on the direct path and on the
+# statement path; see test/load/README.md for long runs.
+for path in direct statement; do
+	case $path in
+		direct) args="--duration 10" ;;
+		statement) args="--duration 5 --statement-path" ;;
+	esac
+	say "load test ($path path, $args, 16 clients)"
+	# shellcheck disable=SC2086
+	if "$repo/test/load/run.sh" $args --clients 16 --port $((port + 1)) >"$work/load.log" 2>&1; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+	tail -n 45 "$work/load.log"
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/load/run.sh — authstore load test with invariants.
 #
-#   test/load/run.sh [--duration S] [--clients N] [--port P] [--mutate NAME] [--keep]
+#   test/load/run.sh [--duration S] [--clients N] [--port P] [--mutate NAME]
+#                    [--statement-path] [--keep]
 #
 # Starts a throwaway PostgreSQL 15 cluster with authstore preloaded and its
 # sweeper running every 10 ms in small batches, then runs pgbench: N clients
@@ -19,6 +20,8 @@
 # --mutate NAME replaces one audit wrapper by a deliberately broken version
 # from test/load/mutations/NAME.sql (take, consume, incr, incr_ttl, rl, expiry,
 # nx), to show that the checker catches the breakage; such a run must fail.
+# --statement-path sets authstore.direct_access = off, so that every function
+# runs its SQL statement instead of the direct path (src/direct.c).
 # --keep leaves the cluster's directory (logs, data) in place.
 #
 # Run as root (servers then run as the "postgres" OS user) or as a user that
@@ -31,12 +34,14 @@ clients=16
 port=${AUTHSTORE_LOAD_PORT:-5467}
 mutate=
 keep=
+direct_access=on
 while [ $# -gt 0 ]; do
 	case $1 in
 		--duration) duration=$2; shift 2 ;;
 		--clients) clients=$2; shift 2 ;;
 		--port) port=$2; shift 2 ;;
 		--mutate) mutate=$2; shift 2 ;;
+		--statement-path) direct_access=off; shift ;;
 		--keep) keep=1; shift ;;
 		-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 		*) echo "test/load/run.sh: unknown argument $1" >&2; exit 2 ;;
@@ -88,6 +93,7 @@ shared_preload_libraries = 'authstore'
 authstore.database = '$db'
 authstore.sweep_interval = '10ms'
 authstore.sweep_batch_size = 20
+authstore.direct_access = $direct_access
 # a throwaway cluster: no need to survive an OS crash
 fsync = off
 synchronous_commit = off

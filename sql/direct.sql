@@ -1,0 +1,103 @@
+-- direct: the functions change existing rows without the executor
+-- (src/direct.c).  They must keep every index complete, see their own
+-- earlier changes within one statement, and step aside for the SQL
+-- statements when the table is no longer as the install script made it.
+-- test/run.sh runs this file with authstore.direct_access on and off: both
+-- must give this output.
+SET authstore.test_clock = 4102444800;
+SELECT auth_kv_clear('');
+DELETE FROM authstore.rate_limit;
+DELETE FROM authstore.token;
+
+-- One statement, several calls: each sees the ones before it.
+SELECT auth_kv_set('a', '1', 60) AS set,
+	   auth_kv_get('a') AS got,
+	   auth_kv_incr('a') AS incr,
+	   auth_kv_take('a') AS took,
+	   auth_kv_get('a') AS after_take;
+SELECT (auth_rl_hit('s', 60, 2)).count AS first,
+	   (auth_rl_hit('s', 60, 2)).count AS second,
+	   (auth_rl_hit('s', 60, 2)).allowed AS third_allowed;
+-- ... and within a transaction, across statements and a savepoint.
+BEGIN;
+SELECT auth_kv_set('b', 'one', 60);
+SELECT auth_kv_set('b', 'two');
+SAVEPOINT sp;
+SELECT auth_kv_set('b', 'three', 5);
+ROLLBACK TO sp;
+SELECT auth_kv_get('b') AS b, auth_kv_ttl('b') AS ttl;
+COMMIT;
+
+-- Updates that change indexed columns (value size, TTL on and off, back to
+-- no TTL) must leave each index with exactly one entry per live row
+-- version; amcheck's heapallindexed check compares index and heap.
+CREATE EXTENSION amcheck;
+DO $$
+BEGIN
+	PERFORM auth_kv_set('k' || i, repeat('x', i), 10 * i) FROM generate_series(1, 200) AS i;
+	PERFORM auth_kv_set('k' || i, 'y', CASE WHEN i % 2 = 0 THEN NULL ELSE 30 END)
+	   FROM generate_series(1, 200) AS i;
+	PERFORM auth_kv_expire('k' || i, NULL) FROM generate_series(1, 200, 3) AS i;
+	PERFORM auth_kv_incr('n') FROM generate_series(1, 50);
+END $$;
+SELECT auth_kv_get('n') AS n;
+SELECT h.allowed, count(*)
+  FROM generate_series(1, 200) AS i, auth_rl_hit('r' || i % 7, 60, 3) AS h
+ GROUP BY h.allowed ORDER BY h.allowed;
+SELECT c.relname, bt_index_check(c.oid, true)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid IN ('authstore.kv'::regclass, 'authstore.rate_limit'::regclass,
+					  'authstore.token'::regclass)
+ ORDER BY c.relname;
+SELECT count(*) FILTER (WHERE expires_at IS NULL) AS no_ttl,
+	   count(*) FILTER (WHERE expires_at IS NOT NULL) AS ttl
+  FROM authstore.kv WHERE key LIKE 'k%';
+-- the partial index on expires_at finds exactly the rows with a TTL
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM authstore.kv WHERE expires_at IS NOT NULL;
+SELECT count(*) FROM authstore.kv WHERE expires_at IS NOT NULL;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
+-- A DBA's index on the table is maintained too: a plain column ...
+CREATE INDEX kv_value_idx ON authstore.kv (value);
+SELECT auth_kv_set('k1', 'indexed-by-dba');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT key FROM authstore.kv WHERE value = 'indexed-by-dba';
+-- ... and an expression, which the direct path cannot compute: the
+-- functions use their statements, which do.
+CREATE INDEX kv_lower_idx ON authstore.kv (lower(value));
+SELECT auth_kv_set('k2', 'MiXeD');
+SELECT auth_kv_incr('n') AS n;
+SELECT key FROM authstore.kv WHERE lower(value) = 'mixed';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT c.relname, bt_index_check(c.oid, true)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = 'authstore.kv'::regclass
+ ORDER BY c.relname;
+DROP INDEX authstore.kv_value_idx, authstore.kv_lower_idx;
+
+-- A trigger on the table: the statements fire it, so must the functions.
+CREATE FUNCTION pg_temp.kv_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE '% of %', TG_OP, coalesce(NEW.key, OLD.key);
+	RETURN coalesce(NEW, OLD);
+END $$;
+CREATE TRIGGER kv_audit BEFORE UPDATE OR DELETE ON authstore.kv
+	FOR EACH ROW EXECUTE FUNCTION pg_temp.kv_trigger();
+SELECT auth_kv_set('k3', 'v');
+SELECT auth_kv_take('k3') AS took;
+DROP TRIGGER kv_audit ON authstore.kv;
+-- and once it is gone, no notice
+SELECT auth_kv_set('k4', 'v');
+
+SELECT c.relname, bt_index_check(c.oid, true)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid IN ('authstore.kv'::regclass, 'authstore.rate_limit'::regclass)
+ ORDER BY c.relname;
+DROP EXTENSION amcheck;
+SELECT auth_kv_clear('');
+DELETE FROM authstore.rate_limit;

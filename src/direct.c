@@ -1,0 +1,460 @@
+/*-------------------------------------------------------------------------
+ *
+ * direct.c
+ *	  Row access without the executor: find a row by primary key, lock,
+ *	  update or delete it, the way the executor would, but without per-call
+ *	  executor start-up, which is most of what one-row statements cost.
+ *
+ * The SQL functions use this "direct path" for rows that already exist,
+ * and fall back to their prepared statement whenever it cannot decide
+ * alone: a row to insert (ON CONFLICT handles concurrent inserters), a row
+ * updated or deleted concurrently in a way the caller must re-decide, an
+ * isolation level above READ COMMITTED (the statements raise the
+ * serialization errors those levels need), a read-only transaction (the
+ * statements raise the proper error), and a table that no longer looks as
+ * the install script made it (triggers, rules, row security, an index on an
+ * expression or with an unusual predicate, other columns).
+ *
+ * What it does is what the executor does for the same statements in READ
+ * COMMITTED: a fresh snapshot after CommandCounterIncrement (as SPI takes
+ * one per statement), an MVCC index scan, table_tuple_lock with
+ * TUPLE_LOCK_FLAG_FIND_LAST_VERSION to lock the latest version of a row
+ * (as EvalPlanQual does), and table_tuple_update/delete followed by index
+ * insertions when the update is not HOT.
+ *
+ * Relation OIDs and whether a table qualifies are looked up once per
+ * backend and forgotten on any relcache invalidation of the table, so a
+ * DROP/CREATE EXTENSION or a new index is noticed at the next call.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "nodes/primnodes.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "authstore.h"
+
+/* The columns each table must have, in order, for the direct path. */
+typedef struct TableShape
+{
+	const char *relname;
+	int			natts;
+	const char *attnames[5];
+	Oid			atttypes[5];
+} TableShape;
+
+static const TableShape shapes[AUTHSTORE_NTABLES] = {
+	[AUTHSTORE_KV] = {"kv", 3,
+		{"key", "value", "expires_at"},
+	{TEXTOID, TEXTOID, TIMESTAMPTZOID}},
+	[AUTHSTORE_RATE_LIMIT] = {"rate_limit", 4,
+		{"key", "hits", "last_hit", "window_end"},
+	{TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
+	[AUTHSTORE_TOKEN] = {"token", 4,
+		{"hash", "subject", "purpose", "expires_at"},
+	{BYTEAOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}},
+};
+
+/* What this backend knows about each table; relid invalid = look it up. */
+typedef struct TableCache
+{
+	Oid			relid;
+	bool		usable;			/* the direct path may be used */
+	Oid			pkey;			/* primary key index on column 1 */
+	RegProcedure eqproc;		/* its equality function */
+	Oid			collation;		/* and collation */
+} TableCache;
+
+static TableCache cache[AUTHSTORE_NTABLES];
+static bool callback_registered = false;
+
+static void
+forget_tables(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < AUTHSTORE_NTABLES; i++)
+		if (relid == InvalidOid || relid == cache[i].relid)
+			cache[i].relid = InvalidOid;
+}
+
+/*
+ * Index predicates we can evaluate without the executor: none, or
+ * "column IS NOT NULL" (authstore.kv's expires_at index).
+ */
+static bool
+predicate_supported(List *predicate)
+{
+	NullTest   *nt;
+
+	if (predicate == NIL)
+		return true;
+	if (list_length(predicate) != 1 || !IsA(linitial(predicate), NullTest))
+		return false;
+	nt = (NullTest *) linitial(predicate);
+	return nt->nulltesttype == IS_NOT_NULL && !nt->argisrow &&
+		IsA(nt->arg, Var);
+}
+
+/*
+ * Decide whether rel (just opened) qualifies for the direct path and
+ * remember its primary key.  Anything unexpected means "no": the SQL
+ * statements remain correct for any table.
+ */
+static void
+check_table(AuthstoreTable table, Relation rel)
+{
+	const TableShape *shape = &shapes[table];
+	TableCache *c = &cache[table];
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *indexes;
+	ListCell   *lc;
+	int			i;
+
+	c->usable = false;
+	c->pkey = InvalidOid;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
+		rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
+		desc->natts != shape->natts)
+		return;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->atttypid != shape->atttypes[i] ||
+			strcmp(NameStr(att->attname), shape->attnames[i]) != 0 ||
+			att->atthasdef || att->attgenerated)
+			return;
+	}
+	if (desc->constr != NULL && desc->constr->num_check > 0)
+		return;
+
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		IndexInfo  *ii = BuildIndexInfo(irel);
+		bool		ok;
+
+		ok = irel->rd_rel->relam == BTREE_AM_OID &&
+			ii->ii_Expressions == NIL && ii->ii_ExclusionOps == NULL &&
+			predicate_supported(ii->ii_Predicate);
+
+		if (ok && irel->rd_index->indisprimary)
+		{
+			Oid			opr;
+
+			if (ii->ii_NumIndexKeyAttrs != 1 || ii->ii_IndexAttrNumbers[0] != 1 ||
+				!irel->rd_index->indimmediate)
+				ok = false;
+			else
+			{
+				opr = get_opfamily_member(irel->rd_opfamily[0],
+										  shape->atttypes[0], shape->atttypes[0],
+										  BTEqualStrategyNumber);
+				if (!OidIsValid(opr))
+					ok = false;
+				else
+				{
+					c->pkey = RelationGetRelid(irel);
+					c->eqproc = get_opcode(opr);
+					c->collation = irel->rd_indcollation[0];
+				}
+			}
+		}
+		index_close(irel, AccessShareLock);
+		if (!ok)
+		{
+			c->pkey = InvalidOid;
+			break;
+		}
+	}
+	list_free(indexes);
+
+	c->usable = OidIsValid(c->pkey);
+}
+
+/*
+ * Open a table for the direct path, or return NULL when the caller must use
+ * its SQL statement instead.
+ */
+static Relation
+open_table(AuthstoreTable table, LOCKMODE lockmode)
+{
+	TableCache *c = &cache[table];
+	Oid			relid = c->relid;
+	Relation	rel;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_tables, (Datum) 0);
+		callback_registered = true;
+	}
+
+	if (!OidIsValid(relid))
+	{
+		Oid			nsp = get_namespace_oid("authstore", true);
+
+		if (!OidIsValid(nsp))
+			return NULL;
+		relid = get_relname_relid(shapes[table].relname, nsp);
+		if (!OidIsValid(relid))
+			return NULL;
+	}
+
+	/* NULL if it was dropped; locking it processes pending invalidations */
+	rel = try_relation_open(relid, lockmode);
+	if (rel == NULL)
+	{
+		c->relid = InvalidOid;
+		return NULL;
+	}
+
+	/* first use, or an invalidation arrived: (re)check the table */
+	if (c->relid != relid)
+	{
+		check_table(table, rel);
+		c->relid = relid;
+	}
+
+	if (!c->usable)
+	{
+		relation_close(rel, lockmode);
+		return NULL;
+	}
+	return rel;
+}
+
+/*
+ * Start direct access to a table.  false: use the SQL statement instead
+ * (nothing was opened).  for_write: the caller may lock, update or delete.
+ */
+bool
+authstore_direct_begin(AuthstoreDirect *d, AuthstoreTable table, bool for_write)
+{
+	LOCKMODE	lockmode = for_write ? RowExclusiveLock : AccessShareLock;
+
+	if (!authstore_direct_access || IsolationUsesXactSnapshot())
+		return false;
+	if (for_write && (XactReadOnly || IsInParallelMode()))
+		return false;
+
+	d->table = table;
+	d->lockmode = lockmode;
+	d->rel = open_table(table, lockmode);
+	if (d->rel == NULL)
+		return false;
+	d->pkey = index_open(cache[table].pkey, lockmode);
+
+	/* as SPI does before each statement of a volatile function */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	d->snapshot = GetActiveSnapshot();
+	d->slot = table_slot_create(d->rel, NULL);
+	d->cid = for_write ? GetCurrentCommandId(true) : InvalidCommandId;
+	return true;
+}
+
+void
+authstore_direct_end(AuthstoreDirect *d)
+{
+	ExecDropSingleTupleTableSlot(d->slot);
+	PopActiveSnapshot();
+	/* locks are kept until the end of the transaction, as the executor does */
+	index_close(d->pkey, NoLock);
+	relation_close(d->rel, NoLock);
+}
+
+/*
+ * Find the row with this key visible to the snapshot; true and the row in
+ * d->slot when found.
+ */
+bool
+authstore_direct_fetch(AuthstoreDirect *d, Datum key)
+{
+	TableCache *c = &cache[d->table];
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	bool		found;
+
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   c->collation, c->eqproc, key);
+	scan = index_beginscan(d->rel, d->pkey, d->snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, d->slot);
+	index_endscan(scan);
+
+	return found;
+}
+
+/*
+ * Lock the latest version of the row in d->slot, waiting for a concurrent
+ * updater, as UPDATE does in READ COMMITTED.  TM_Ok: d->slot now holds the
+ * locked latest version.  TM_Deleted: the row is gone.  Anything else: the
+ * caller must use its SQL statement.
+ */
+TM_Result
+authstore_direct_lock(AuthstoreDirect *d)
+{
+	TM_FailureData tmfd;
+	ItemPointerData tid = d->slot->tts_tid;
+
+	return table_tuple_lock(d->rel, &tid, d->snapshot, d->slot, d->cid,
+							LockTupleNoKeyExclusive, LockWaitBlock,
+							TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+}
+
+/*
+ * Delete the row version in d->slot.  TM_Ok: deleted.  TM_Deleted: someone
+ * else deleted it first.  Anything else (it was updated meanwhile): the
+ * caller must use its SQL statement, which re-checks the latest version.
+ */
+TM_Result
+authstore_direct_delete(AuthstoreDirect *d)
+{
+	TM_FailureData tmfd;
+
+	return table_tuple_delete(d->rel, &d->slot->tts_tid, d->cid, d->snapshot,
+							  InvalidSnapshot, true, &tmfd, false);
+}
+
+/* Insert index entries for a new, non-HOT row version. */
+static void
+insert_index_entries(AuthstoreDirect *d, TupleTableSlot *oldslot,
+					 TupleTableSlot *newslot)
+{
+	List	   *indexes = RelationGetIndexList(d->rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *ii = BuildIndexInfo(irel);
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		bool		unchanged = true;
+		bool		skip = !ii->ii_ReadyForInserts;
+		int			i;
+
+		/* check_table() admitted no other kind, and our lock keeps it so */
+		if (ii->ii_Expressions != NIL || !predicate_supported(ii->ii_Predicate))
+			elog(ERROR, "authstore: unexpected index on a table used directly");
+
+		if (!skip && ii->ii_Predicate != NIL)
+		{
+			NullTest   *nt = (NullTest *) linitial(ii->ii_Predicate);
+
+			skip = slot_attisnull(newslot, ((Var *) nt->arg)->varattno);
+		}
+
+		if (!skip)
+		{
+			for (i = 0; i < ii->ii_NumIndexAttrs; i++)
+			{
+				AttrNumber	attno = ii->ii_IndexAttrNumbers[i];
+				bool		oldnull;
+				Datum		old = slot_getattr(oldslot, attno, &oldnull);
+				Form_pg_attribute att = TupleDescAttr(RelationGetDescr(d->rel),
+													  attno - 1);
+
+				values[i] = slot_getattr(newslot, attno, &isnull[i]);
+				if (oldnull != isnull[i] ||
+					(!oldnull && !datumIsEqual(old, values[i], att->attbyval,
+											   att->attlen)))
+					unchanged = false;
+			}
+#if PG_VERSION_NUM >= 140000
+			index_insert(irel, values, isnull, &newslot->tts_tid, d->rel,
+						 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 unchanged, ii);
+#else
+			index_insert(irel, values, isnull, &newslot->tts_tid, d->rel,
+						 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 ii);
+#endif
+		}
+		index_close(irel, NoLock);
+	}
+	list_free(indexes);
+}
+
+/*
+ * Replace the row locked by authstore_direct_lock() with these values (the
+ * key, column 1, must be unchanged).
+ */
+void
+authstore_direct_update(AuthstoreDirect *d, Datum *values, bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(d->rel);
+	TupleTableSlot *newslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	TM_Result	result;
+	bool		need_indexes;
+#if PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update_indexes;
+#else
+	bool		update_indexes;
+#endif
+
+	ExecClearTuple(newslot);
+	memcpy(newslot->tts_values, values, desc->natts * sizeof(Datum));
+	memcpy(newslot->tts_isnull, isnull, desc->natts * sizeof(bool));
+	ExecStoreVirtualTuple(newslot);
+
+	result = table_tuple_update(d->rel, &d->slot->tts_tid, newslot, d->cid,
+								d->snapshot, InvalidSnapshot, true, &tmfd,
+								&lockmode, &update_indexes);
+	/* we hold the row lock: nobody else can have changed it */
+	if (result != TM_Ok)
+		elog(ERROR, "authstore: unexpected result %d updating a locked row",
+			 (int) result);
+
+#if PG_VERSION_NUM >= 160000
+	/* only btree indexes were admitted, so never TU_Summarizing */
+	need_indexes = update_indexes != TU_None;
+#else
+	need_indexes = update_indexes;
+#endif
+	if (need_indexes)
+		insert_index_entries(d, d->slot, newslot);
+
+	ExecDropSingleTupleTableSlot(newslot);
+}
+
+/* Whether the timestamptz column attno of d->slot is NULL or after now. */
+bool
+authstore_direct_live(AuthstoreDirect *d, AttrNumber attno, TimestampTz now)
+{
+	bool		isnull;
+	Datum		expires_at = slot_getattr(d->slot, attno, &isnull);
+
+	return isnull || DatumGetTimestampTz(expires_at) > now;
+}
+
+/* A varlena column of d->slot, detoasted and copied into the current context. */
+Datum
+authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno)
+{
+	bool		isnull;
+	Datum		value = slot_getattr(d->slot, attno, &isnull);
+
+	Assert(!isnull);
+	return PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(value)));
+}
