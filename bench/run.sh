@@ -31,6 +31,8 @@
 #   --only REGEX       only workloads whose name matches (floor always runs)
 #   --no-apt           do not run apt-get (everything must be installed)
 #   --keep             keep the work directory (logs, server logs)
+#   --stock            run PostgreSQL with stock settings, without the
+#                      tuning README.md recommends (wal_writer_flush_after = 0)
 # Environment: AUTHSTORE_BENCH_PG_PORT (5477), AUTHSTORE_BENCH_REDIS_PORT (6399).
 set -euo pipefail
 export TZ=UTC LC_ALL=C
@@ -52,6 +54,7 @@ CLIENTS="1 16 64"
 ONLY=.
 APT=1
 KEEP=0
+STOCK=0
 CMDLINE="bench/run.sh${*:+ $*}"
 T_BEGIN=$(date +%s)
 
@@ -74,6 +77,7 @@ while [ $# -gt 0 ]; do
 		--only) ONLY=$2; shift ;;
 		--no-apt) APT=0 ;;
 		--keep) KEEP=1 ;;
+		--stock) STOCK=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) die "unknown option $1 (see --help)" ;;
 	esac
@@ -155,8 +159,12 @@ say "starting PostgreSQL 15 on 127.0.0.1:$PGPORT (work dir $WORK)"
 chown postgres:postgres "$WORK"
 as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 \
 	--locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-# Defaults except memory.  The tables are unlogged, so commits of authstore
-# calls write no WAL that must be flushed; synchronous_commit stays on.
+# Defaults except memory and, unless --stock, the tuning README.md recommends
+# for authstore (section Operations, "Tuning"): the WAL writer flushes what it
+# writes, so that asynchronous commits stop waking it with a signal each.
+# The tables are unlogged, so commits of authstore calls write no WAL that
+# must be flushed; synchronous_commit stays on.
+if [ "$STOCK" = 1 ]; then TUNING="# --stock: no tuning"; else TUNING="wal_writer_flush_after = 0"; fi
 cat >>"$PGDATA/postgresql.conf" <<EOF
 
 # bench/run.sh
@@ -167,6 +175,7 @@ shared_preload_libraries = 'authstore'
 authstore.database = 'bench'
 shared_buffers = 1GB
 max_connections = 100
+$TUNING
 EOF
 as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgresql.log" -w -t 60 start >/dev/null ||
 	{ tail -n 20 "$WORK/postgresql.log" >&2; die "could not start PostgreSQL"; }
@@ -413,6 +422,7 @@ META=$WORK/meta.txt
 	echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); wall time $((T_END - T_BEGIN)) s"
 	echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
 	echo "Versions: $("$PGBIN/postgres" --version), $(redis-server --version | cut -d' ' -f1-3), authstore $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/authstore.control") (installed $(stat -c %y "$("$PGBIN/pg_config" --pkglibdir)/authstore.so" | cut -d. -f1), repo commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+	echo "PostgreSQL settings: shared_buffers = 1GB, $([ "$STOCK" = 1 ] && echo "otherwise stock (--stock)" || echo "wal_writer_flush_after = 0 (README.md's tuning; --stock runs without it), otherwise stock")"
 	echo "Load average (1/5/15 min): before $LOAD_BEFORE, after $LOAD_AFTER"
 } >"$META"
 {
