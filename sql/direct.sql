@@ -60,6 +60,23 @@ SELECT count(*) FROM authstore.kv WHERE expires_at IS NOT NULL;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 
+-- A value stored out of line (TOAST) survives an update that keeps it
+-- (expire) and one that replaces it (set); a replaced or taken value leaves
+-- no live chunk behind in the TOAST table.
+SELECT reltoastrelid::regclass AS kv_toast FROM pg_class
+ WHERE oid = 'authstore.kv'::regclass \gset
+SELECT auth_kv_set('big', string_agg(md5(i::text), '') , 60) FROM generate_series(1, 5000) AS i;
+SELECT auth_kv_expire('big', 120);
+SELECT md5(auth_kv_get('big')) = md5(string_agg(md5(i::text), '')) AS same_after_expire,
+	   length(auth_kv_get('big')) AS len
+  FROM generate_series(1, 5000) AS i;
+SELECT count(DISTINCT chunk_id) AS out_of_line FROM :kv_toast;
+SELECT auth_kv_set('big', string_agg(md5((i + 1)::text), ''), 60) FROM generate_series(1, 5000) AS i;
+SELECT count(DISTINCT chunk_id) AS out_of_line FROM :kv_toast;
+SELECT md5(auth_kv_take('big')) = md5(string_agg(md5((i + 1)::text), '')) AS same_after_set
+  FROM generate_series(1, 5000) AS i;
+SELECT count(DISTINCT chunk_id) AS out_of_line FROM :kv_toast;
+
 -- A DBA's index on the table is maintained too: a plain column ...
 CREATE INDEX kv_value_idx ON authstore.kv (value);
 SELECT auth_kv_set('k1', 'indexed-by-dba');

@@ -182,17 +182,30 @@ delete_live_direct(Datum key, TimestampTz now, Datum *value)
 }
 
 /*
- * Find and lock key's row for an update.  false: no row (or it was deleted
- * while we waited): the caller decides with its statement (which may insert)
- * or treats the key as absent.  Ends the direct access itself then.
+ * Find and lock key's row for an update.  DIRECT_YES: locked, in d->slot.
+ * DIRECT_NO: no row, or it was deleted while we waited.  DIRECT_UNDECIDED:
+ * the statement must decide.  Ends the direct access itself unless YES.
  */
-static bool
+static DirectOutcome
 lock_row_direct(AuthstoreDirect *d, Datum key)
 {
-	if (authstore_direct_fetch(d, key) && authstore_direct_lock(d) == TM_Ok)
-		return true;
+	DirectOutcome outcome = DIRECT_NO;
+
+	if (authstore_direct_fetch(d, key))
+	{
+		switch (authstore_direct_lock(d))
+		{
+			case TM_Ok:
+				return DIRECT_YES;
+			case TM_Deleted:
+				break;
+			default:
+				outcome = DIRECT_UNDECIDED;
+				break;
+		}
+	}
 	authstore_direct_end(d);
-	return false;
+	return outcome;
 }
 
 /* Overwrite the row locked in d with value and expiry, and end. */
@@ -232,7 +245,7 @@ auth_kv_set(PG_FUNCTION_ARGS)
 		AuthstoreDirect d;
 
 		if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
-			lock_row_direct(&d, key))
+			lock_row_direct(&d, key) == DIRECT_YES)
 		{
 			update_row_direct(&d, key, value, has_ttl, expires_at);
 			PG_RETURN_VOID();
@@ -346,7 +359,7 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 
 	/* A live row stays (and stays locked, as ON CONFLICT leaves it). */
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
-		lock_row_direct(&d, args[0]))
+		lock_row_direct(&d, args[0]) == DIRECT_YES)
 	{
 		if (authstore_direct_live(&d, KV_EXPIRES_AT, now))
 		{
@@ -412,7 +425,7 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 
 	/* An expired row restarts at 1 with the new TTL; a live one keeps its TTL. */
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
-		lock_row_direct(&d, args[0]))
+		lock_row_direct(&d, args[0]) == DIRECT_YES)
 	{
 		text	   *value;
 
@@ -549,20 +562,26 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 	}
 	else if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 	{
-		/* no row, or deleted while we waited: nothing to change */
-		if (!lock_row_direct(&d, key))
-			PG_RETURN_BOOL(false);
-		changed = authstore_direct_live(&d, KV_EXPIRES_AT, now);
-		if (!changed)
-			authstore_direct_end(&d);
-		else
-		{
-			bool		isnull;
+		DirectOutcome found = lock_row_direct(&d, key);
 
-			update_row_direct(&d, key, slot_getattr(d.slot, KV_VALUE, &isnull),
-							  has_ttl, expires_at);
+		/* no row, or deleted while we waited: nothing to change */
+		if (found == DIRECT_NO)
+			PG_RETURN_BOOL(false);
+		if (found == DIRECT_YES)
+		{
+			changed = authstore_direct_live(&d, KV_EXPIRES_AT, now);
+			if (!changed)
+				authstore_direct_end(&d);
+			else
+			{
+				bool		isnull;
+
+				/* the old value, even if toasted: heap_update keeps it */
+				update_row_direct(&d, key, slot_getattr(d.slot, KV_VALUE, &isnull),
+								  has_ttl, expires_at);
+			}
+			PG_RETURN_BOOL(changed);
 		}
-		PG_RETURN_BOOL(changed);
 	}
 
 	SPI_connect();
