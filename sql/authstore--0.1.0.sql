@@ -17,7 +17,9 @@ COMMENT ON SCHEMA authstore IS 'authstore private storage; use the auth_* functi
 /*
  * Key-value rows.  Keys compare bytewise (COLLATE "C") so that prefix scans
  * and key order do not depend on the database's locale.  expires_at NULL
- * means the key never expires.
+ * means the key never expires.  expires_at is deliberately not indexed, so
+ * that an auth_kv_set() that moves a key's expiry can be a HOT update; the
+ * sweeper finds expired rows by walking the table (src/sweep.c).
  */
 CREATE UNLOGGED TABLE authstore.kv (
 	key			text COLLATE "C" NOT NULL,
@@ -29,10 +31,6 @@ CREATE UNLOGGED TABLE authstore.kv (
 	autovacuum_vacuum_scale_factor = 0.02,
 	autovacuum_analyze_scale_factor = 0.05
 );
-
--- Only keys with a TTL are of interest to the sweeper.
-CREATE INDEX kv_expires_at_idx ON authstore.kv (expires_at)
-	WHERE expires_at IS NOT NULL;
 
 /*
  * Rate-limit state, one row per key.  window_end (last allowed hit + the
@@ -53,7 +51,8 @@ CREATE UNLOGGED TABLE authstore.rate_limit (
 
 /*
  * One-time tokens.  Only SHA-256 of the token string is stored; the token
- * itself exists only in the caller's hands.
+ * itself exists only in the caller's hands.  Like the other tables, no index
+ * on the expiry: the sweeper walks the table.
  */
 CREATE UNLOGGED TABLE authstore.token (
 	hash		bytea NOT NULL,
@@ -67,7 +66,6 @@ CREATE UNLOGGED TABLE authstore.token (
 );
 
 CREATE INDEX token_subject_idx ON authstore.token (subject, purpose);
-CREATE INDEX token_expires_at_idx ON authstore.token (expires_at);
 
 REVOKE ALL ON TABLE authstore.kv, authstore.rate_limit, authstore.token FROM PUBLIC;
 

@@ -30,8 +30,11 @@ COMMIT;
 
 -- Updates that change indexed columns (value size, TTL on and off, back to
 -- no TTL) must leave each index with exactly one entry per live row
--- version; amcheck's heapallindexed check compares index and heap.
+-- version; amcheck's heapallindexed check compares index and heap.  A DBA's
+-- partial index on expires_at (the install script has none, so that sets
+-- can be HOT updates) is maintained with its predicate.
 CREATE EXTENSION amcheck;
+CREATE INDEX kv_ttl_idx ON authstore.kv (expires_at) WHERE expires_at IS NOT NULL;
 DO $$
 BEGIN
 	PERFORM auth_kv_set('k' || i, repeat('x', i), 10 * i) FROM generate_series(1, 200) AS i;
@@ -52,7 +55,7 @@ SELECT c.relname, bt_index_check(c.oid, true)
 SELECT count(*) FILTER (WHERE expires_at IS NULL) AS no_ttl,
 	   count(*) FILTER (WHERE expires_at IS NOT NULL) AS ttl
   FROM authstore.kv WHERE key LIKE 'k%';
--- the partial index on expires_at finds exactly the rows with a TTL
+-- the partial index finds exactly the rows with a TTL
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM authstore.kv WHERE expires_at IS NOT NULL;
@@ -95,7 +98,7 @@ SELECT c.relname, bt_index_check(c.oid, true)
   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
  WHERE i.indrelid = 'authstore.kv'::regclass
  ORDER BY c.relname;
-DROP INDEX authstore.kv_value_idx, authstore.kv_lower_idx;
+DROP INDEX authstore.kv_value_idx, authstore.kv_lower_idx, authstore.kv_ttl_idx;
 
 -- A trigger on the table: the statements fire it, so must the functions.
 CREATE FUNCTION pg_temp.kv_trigger() RETURNS trigger LANGUAGE plpgsql AS $$

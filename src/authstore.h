@@ -105,7 +105,8 @@ extern bool authstore_direct_live(AuthstoreDirect *d, AttrNumber attno,
 extern Datum authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno);
 
 /* sweep.c */
-extern uint64 authstore_sweep(TimestampTz now, int64 max_rows, bool rate_limit_too);
+extern void authstore_sweep_cycle_start(void);
+extern uint64 authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more);
 
 /* worker.c */
 extern void authstore_register_launcher(void);

@@ -1,29 +1,61 @@
 /*-------------------------------------------------------------------------
  *
  * sweep.c
- *	  Deletion of expired key-value rows and idle rate-limit state: the
- *	  SQL function auth_kv_sweep() and the batches the background worker runs.
- *	  Expired one-time tokens go the same way.
+ *	  Deletion of expired key-value rows, idle rate-limit state and expired
+ *	  one-time tokens: the SQL function auth_kv_sweep() and the batches the
+ *	  background worker runs.
  *
- * Rows are picked with FOR UPDATE SKIP LOCKED, so a sweep never waits for an
- * application transaction, and re-checked under the row lock, so a row made
- * live again by a concurrent auth_kv_set() is left alone.
+ * The tables have no index on their expiry: an index on kv.expires_at made
+ * every auth_kv_set that moves a key's expiry a non-HOT update with two
+ * index insertions, all of them at the right-hand edge of that index where
+ * concurrent writers meet, and with statistics that had not caught up with
+ * a burst of expiries the sweep statement's plan checked every row against
+ * the whole batch.  Expired rows are found instead by walking each table's
+ * heap like a clock hand: each batch scans the next
+ * slice of blocks (SWEEP_BLOCKS), and a sweep cycle goes on to the next
+ * slice while slices keep finding expired rows, but not past the end of the
+ * table (the next cycle starts again at its first block).  Expired
+ * rows are invisible to every function anyway (lazy expiry); sweeping only
+ * returns their space.
+ *
+ * A row is deleted only if its version is still the latest and nobody holds
+ * a lock on it (table_tuple_delete without waiting, like FOR UPDATE SKIP
+ * LOCKED): the sweeper never waits for an application transaction, and a
+ * row made live again by a concurrent auth_kv_set() is left alone.  When the
+ * direct path is unavailable (authstore.direct_access = off, REPEATABLE READ
+ * or SERIALIZABLE callers of auth_kv_sweep) the same is done with SQL
+ * statements.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
 
 #include "authstore.h"
 
 PG_FUNCTION_INFO_V1(auth_kv_sweep);
 
+/* Blocks (8 kB) scanned per table in one batch: 8 MB. */
+#define SWEEP_BLOCKS 1024
+
+/*
+ * A slice "kept finding" expired rows, so the cycle goes on, when at least
+ * one row in SWEEP_PRODUCTIVE it scanned was deleted.
+ */
+#define SWEEP_PRODUCTIVE 10
+
 /* $1 now, $2 at most this many rows (NULL: no limit) */
 static AuthstorePlan sweep_kv_plan = {
 	"DELETE FROM authstore.kv WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 	"SELECT ctid FROM authstore.kv WHERE expires_at OPERATOR(pg_catalog.<=) $1 "
-	"ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)) "
+	"LIMIT $2 FOR UPDATE SKIP LOCKED)) "
 	"AND expires_at OPERATOR(pg_catalog.<=) $1",
 	2, {TIMESTAMPTZOID, INT8OID}
 };
@@ -39,45 +71,192 @@ static AuthstorePlan sweep_rl_plan = {
 static AuthstorePlan sweep_token_plan = {
 	"DELETE FROM authstore.token WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 	"SELECT ctid FROM authstore.token WHERE expires_at OPERATOR(pg_catalog.<=) $1 "
-	"ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)) "
+	"LIMIT $2 FOR UPDATE SKIP LOCKED)) "
 	"AND expires_at OPERATOR(pg_catalog.<=) $1",
 	2, {TIMESTAMPTZOID, INT8OID}
 };
 
-static AuthstorePlan *const sweep_plans[] = {
-	&sweep_kv_plan, &sweep_rl_plan, &sweep_token_plan
+/* The tables swept by clock hand, and the column that says "expired". */
+typedef struct HandTable
+{
+	AuthstoreTable table;
+	AttrNumber	expiry_col;
+	AuthstorePlan *plan;		/* the statement doing the same */
+	BlockNumber hand;			/* next block to scan (worker) */
+	bool		lap_done;		/* the hand passed the end in this cycle */
+} HandTable;
+
+static HandTable hand_tables[] = {
+	{AUTHSTORE_KV, 3, &sweep_kv_plan, 0, false},
+	{AUTHSTORE_RATE_LIMIT, 4, &sweep_rl_plan, 0, false},
+	{AUTHSTORE_TOKEN, 4, &sweep_token_plan, 0, false},
 };
 
-/*
- * Delete up to max_rows (< 0: all) expired rows: key-value rows, then idle
- * rate-limit state (unless !rate_limit_too), then expired tokens.  Runs between SPI_connect() and
- * SPI_finish().  Returns the rows deleted.
- */
-uint64
-authstore_sweep(TimestampTz now, int64 max_rows, bool rate_limit_too)
+/* Run a sweep statement: at most max_rows (< 0: all) rows. */
+static uint64
+sweep_statement(AuthstorePlan *plan, TimestampTz now, int64 max_rows)
 {
-	Datum		args[2];
-	char		nulls[2] = {' ', 'n'};
+	Datum		args[2] = {TimestampTzGetDatum(now), Int64GetDatum(max_rows)};
+	char		nulls[2] = {' ', max_rows < 0 ? 'n' : ' '};
+	uint64		deleted;
+
+	SPI_connect();
+	deleted = authstore_execute(plan, args, nulls, false, 0);
+	SPI_finish();
+	return deleted;
+}
+
+/*
+ * Delete expired rows of ht's table in blocks [*start, *start + max_blocks)
+ * (max_blocks 0: to the end of the table), at most max_rows of them (< 0:
+ * no limit).  Returns the rows deleted, or -1 when the direct path is not
+ * available.  Sets *start to the block to continue from, *wrapped when that
+ * is block 0 again because the scan reached the end of the table, and
+ * *tuples to the rows seen.
+ */
+static int64
+sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
+		   BlockNumber max_blocks, int64 max_rows, bool *wrapped,
+		   uint64 *tuples)
+{
+	AuthstoreDirect d;
+	TableScanDesc scan;
+	BlockNumber nblocks;
+	BlockNumber first;
+	BlockNumber count;
+	BlockNumber last_block;
+	int64		deleted = 0;
+
+	*wrapped = false;
+	*tuples = 0;
+	if (!authstore_direct_begin(&d, ht->table, true))
+		return -1;
+	/* heap_setscanlimits() is heap's: other access methods use the statement */
+	if (d.rel->rd_rel->relam != HEAP_TABLE_AM_OID)
+	{
+		authstore_direct_end(&d);
+		return -1;
+	}
+
+	nblocks = RelationGetNumberOfBlocks(d.rel);
+	first = *start < nblocks ? *start : 0;
+	count = nblocks - first;
+	if (max_blocks > 0 && count > max_blocks)
+		count = max_blocks;
+
+	/* no synchronized scan: the scan must start at first */
+	scan = table_beginscan_strat(d.rel, d.snapshot, 0, NULL, true, false);
+	heap_setscanlimits(scan, first, count);
+	last_block = first;
+	while (table_scan_getnextslot(scan, ForwardScanDirection, d.slot))
+	{
+		TM_FailureData tmfd;
+
+		CHECK_FOR_INTERRUPTS();
+		(*tuples)++;
+		last_block = ItemPointerGetBlockNumber(&d.slot->tts_tid);
+		if (authstore_direct_live(&d, ht->expiry_col, now))
+			continue;
+		/* not waiting: a locked or changed row is someone else's business */
+		if (table_tuple_delete(d.rel, &d.slot->tts_tid, d.cid, d.snapshot,
+							   InvalidSnapshot, false, &tmfd, false) == TM_Ok)
+			deleted++;
+		if (max_rows >= 0 && deleted >= max_rows)
+			break;
+	}
+	table_endscan(scan);
+	authstore_direct_end(&d);
+
+	if (max_rows >= 0 && deleted >= max_rows)
+	{
+		/* stopped early: go on from the block of the last row deleted */
+		*start = last_block;
+	}
+	else
+	{
+		*wrapped = first + count >= nblocks;
+		*start = *wrapped ? 0 : first + count;
+	}
+	return deleted;
+}
+
+/*
+ * Delete up to max_rows (< 0: all) expired rows, key-value rows first, then
+ * idle rate-limit state, then expired tokens, in one pass over each table:
+ * auth_kv_sweep().
+ */
+static uint64
+sweep_all(TimestampTz now, int64 max_rows)
+{
 	uint64		deleted = 0;
 	int			i;
 
-	args[0] = TimestampTzGetDatum(now);
-	args[1] = (Datum) 0;
-
-	for (i = 0; i < lengthof(sweep_plans); i++)
+	for (i = 0; i < lengthof(hand_tables); i++)
 	{
-		if (sweep_plans[i] == &sweep_rl_plan && !rate_limit_too)
-			continue;
-		if (max_rows >= 0)
-		{
-			if (deleted >= (uint64) max_rows)
-				break;
-			args[1] = Int64GetDatum(max_rows - (int64) deleted);
-			nulls[1] = ' ';
-		}
-		deleted += authstore_execute(sweep_plans[i], args, nulls, false, 0);
-	}
+		int64		left = max_rows < 0 ? -1 : max_rows - (int64) deleted;
+		BlockNumber start = 0;
+		bool		wrapped;
+		uint64		tuples;
+		int64		n;
 
+		if (left == 0)
+			return deleted;
+		n = sweep_heap(&hand_tables[i], now, &start, 0, left, &wrapped, &tuples);
+		if (n < 0)
+			n = (int64) sweep_statement(hand_tables[i].plan, now, left);
+		deleted += n;
+	}
+	return deleted;
+}
+
+/* The worker: a new cycle starts; each table's hand may do one lap. */
+void
+authstore_sweep_cycle_start(void)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(hand_tables); i++)
+		hand_tables[i].lap_done = false;
+}
+
+/*
+ * The worker: one batch, in the caller's transaction: the next SWEEP_BLOCKS
+ * blocks of each table, at most max_rows rows deleted from each.  *more says
+ * whether the cycle should go on with another batch.  Returns the rows
+ * deleted.
+ */
+uint64
+authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
+{
+	uint64		deleted = 0;
+	int			i;
+
+	*more = false;
+	for (i = 0; i < lengthof(hand_tables); i++)
+	{
+		HandTable  *ht = &hand_tables[i];
+		bool		wrapped;
+		uint64		tuples;
+		int64		d;
+
+		/* up to the end of the table once per cycle */
+		if (ht->lap_done)
+			continue;
+		d = sweep_heap(ht, now, &ht->hand, SWEEP_BLOCKS, max_rows, &wrapped, &tuples);
+		if (d < 0)
+		{
+			/* without the direct path: batches until one comes back short */
+			d = (int64) sweep_statement(ht->plan, now, max_rows);
+			if (d >= max_rows)
+				*more = true;
+			deleted += d;
+			continue;
+		}
+		ht->lap_done = wrapped;
+		deleted += d;
+		if (!wrapped && (d >= max_rows || (uint64) d * SWEEP_PRODUCTIVE >= tuples))
+			*more = true;
+	}
 	return deleted;
 }
 
@@ -85,7 +264,6 @@ Datum
 auth_kv_sweep(PG_FUNCTION_ARGS)
 {
 	int64		max_rows = -1;
-	uint64		deleted;
 
 	authstore_check_primary();
 	if (!PG_ARGISNULL(0))
@@ -98,9 +276,5 @@ auth_kv_sweep(PG_FUNCTION_ARGS)
 					 errhint("Pass NULL to delete every expired row.")));
 	}
 
-	SPI_connect();
-	deleted = authstore_sweep(authstore_now(), max_rows, true);
-	SPI_finish();
-
-	PG_RETURN_INT64((int64) deleted);
+	PG_RETURN_INT64((int64) sweep_all(authstore_now(), max_rows));
 }

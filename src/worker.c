@@ -66,9 +66,6 @@ PGDLLEXPORT void authstore_sweeper_main(Datum main_arg);
 #define LAUNCHER_CHECK_MS 1000
 /* The launcher's restart delay: must exceed LAUNCHER_CHECK_MS (see above). */
 #define LAUNCHER_RESTART_SECS 5
-/* Idle rate-limit state is found by a sequential scan (an index on it would
- * make every hit a non-HOT update), so it is swept every this many cycles. */
-#define RATE_LIMIT_SWEEP_EVERY 60
 
 #define LAUNCHER_TYPE "authstore launcher"
 #define SWEEPER_TYPE "authstore sweeper"
@@ -528,18 +525,19 @@ acquire_sweeper_lock(void)
 }
 
 /*
- * One sweep cycle: batches in their own transactions until a batch comes
- * back short.  Returns the rows deleted; sets *installed.
+ * One sweep cycle: batches in their own transactions for as long as they
+ * find expired rows (see sweep.c).  Returns the rows deleted; sets
+ * *installed.
  */
 static uint64
-sweep_database(bool rate_limit_too, bool *installed)
+sweep_database(bool *installed)
 {
 	uint64		total = 0;
+	bool		more = true;
 
-	for (;;)
+	authstore_sweep_cycle_start();
+	while (more)
 	{
-		uint64		deleted;
-
 		CHECK_FOR_INTERRUPTS();
 
 		SetCurrentStatementStartTimestamp();
@@ -555,17 +553,10 @@ sweep_database(bool rate_limit_too, bool *installed)
 			break;
 		}
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "authstore: SPI_connect failed");
-		deleted = authstore_sweep(GetCurrentTimestamp(), authstore_sweep_batch_size,
-								  rate_limit_too);
-		SPI_finish();
+		total += authstore_sweep_batch(GetCurrentTimestamp(),
+									   authstore_sweep_batch_size, &more);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-
-		total += deleted;
-		if (deleted < (uint64) authstore_sweep_batch_size)
-			break;
 		exit_if_orphaned();
 	}
 
@@ -579,7 +570,6 @@ authstore_sweeper_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	MemoryContext cycle_cxt;
-	uint64		cycle = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -633,7 +623,7 @@ authstore_sweeper_main(Datum main_arg)
 		{
 			bool		found;
 
-			deleted = sweep_database(cycle % RATE_LIMIT_SWEEP_EVERY == 0, &found);
+			deleted = sweep_database(&found);
 			installed = found;
 		}
 		PG_CATCH();
@@ -650,7 +640,6 @@ authstore_sweeper_main(Datum main_arg)
 
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(cycle_cxt);
-		cycle++;
 
 		if (!installed)
 		{

@@ -176,6 +176,27 @@ is( $node->safe_psql(
 ok($node->wait_for_log(qr/authstore: swept 2500[05] expired rows/, $offset),
 	'one sweep cycle deleted all 25,000 expired keys, in more than one batch');
 
+# Expired tokens go too, and keys spread over more than one slice of the
+# table (the sweeper scans 1,024 blocks per batch): 40,000 keys of 400 bytes
+# take about 2,200 blocks.
+$node->safe_psql(
+	'postgres', q{
+	BEGIN;
+	DO $$ BEGIN
+		PERFORM auth_token_issue('user:' || g, 'reset', 0.2) FROM generate_series(1, 3) g;
+		PERFORM auth_kv_set('wide:' || g, repeat('y', 400), 0.2)
+		FROM generate_series(1, 40000) g;
+		PERFORM pg_sleep(0.5);
+	END $$;
+	COMMIT;});
+cmp_ok($node->safe_psql('postgres', q{SELECT pg_relation_size('authstore.kv') / 8192}),
+	'>', 2048, 'the key-value table spans more than two slices');
+ok( $node->poll_query_until(
+		'postgres', q{
+		SELECT (SELECT count(*) FROM authstore.token) = 0
+		   AND (SELECT count(*) FROM authstore.kv WHERE key LIKE 'wide:%') = 0}),
+	'sweeper deleted expired tokens and 40,000 expired keys across slices');
+
 ###########################################################################
 # 3. A reloaded authstore.sweep_interval takes effect.
 ###########################################################################
