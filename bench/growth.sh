@@ -12,7 +12,9 @@
 # As root on Debian 12.  It starts a throwaway PostgreSQL 15 (port 5478,
 # loopback + a Unix socket in its work directory /tmp/authstore-growth.*,
 # authstore preloaded with authstore.database = 'growth' and the default sweep
-# settings, shared_buffers = 1GB, max_connections = 50) and measures, with 16
+# settings, shared_buffers = 6GB in full mode so that the 10M-key table and
+# its index (about 3.5 GB) fit in memory, as Redis keeps all its data in
+# memory; 1GB with --small; max_connections = 50) and measures, with 16
 # pgbench clients (-M prepared, -j 2) over TCP:
 #
 #   1. growth: get and set tps with random keys over the whole key space, first
@@ -47,6 +49,7 @@
 #                  speed on a big table (full: 8, small: 3); the report flags
 #                  runs that were still speeding up
 #   --rounds N     rounds at each size (full: 3, small: 1)
+#   --shared-buffers SIZE  PostgreSQL's shared_buffers (full: 6GB, small: 1GB)
 #   --keep         keep the work directory (pgbench logs, server logs)
 #   --no-apt       never run apt-get (everything must be installed)
 # Environment: AUTHSTORE_GROWTH_PG_PORT (5478), AUTHSTORE_GROWTH_REDIS_PORT (6400).
@@ -74,6 +77,7 @@ RAMP=8          # seconds added to every run and dropped
 PREWARM=10      # a discarded get run at each size before the rounds (caches)
 SWEEP_MAX=30    # how long the sweep runs go on after the rows expire
 DISK_NEED_GB=8
+SHARED_BUFFERS=6GB
 APT=1
 KEEP=0
 CMDLINE="bench/growth.sh${*:+ $*}"
@@ -87,7 +91,7 @@ say() { printf '==> [%3ss] %s\n' "$(($(date +%s) - T_BEGIN))" "$*" >&2; }
 for a in "$@"; do
 	if [ "$a" = --small ]; then
 		MODE=small KEYS_SMALL=10000 KEYS_BIG=200000 SWEEP_ROWS=100000 SECS=3 ROUNDS=1
-		WARM=0.5 RAMP=3 PREWARM=0 SWEEP_MAX=10 DISK_NEED_GB=1
+		WARM=0.5 RAMP=3 PREWARM=0 SWEEP_MAX=10 DISK_NEED_GB=1 SHARED_BUFFERS=1GB
 	fi
 done
 while [ $# -gt 0 ]; do
@@ -96,6 +100,7 @@ while [ $# -gt 0 ]; do
 		--secs) SECS=${2:-}; shift ;;
 		--ramp) RAMP=${2:-}; shift ;;
 		--rounds) ROUNDS=${2:-}; shift ;;
+		--shared-buffers) SHARED_BUFFERS=${2:-}; shift ;;
 		--keep) KEEP=1 ;;
 		--no-apt) APT=0 ;;
 		-h | --help) usage; exit 0 ;;
@@ -560,7 +565,7 @@ port = $PGPORT
 unix_socket_directories = '$WORK'
 shared_preload_libraries = 'authstore'
 authstore.database = '$DB'
-shared_buffers = 1GB
+shared_buffers = $SHARED_BUFFERS
 max_connections = 50
 EOF
 as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgresql.log" -w -t 60 start >/dev/null ||

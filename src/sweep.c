@@ -13,8 +13,9 @@
  * the whole batch.  Expired rows are found instead by walking each table's
  * heap like a clock hand: each batch scans the next
  * slice of blocks (SWEEP_BLOCKS), and a sweep cycle goes on to the next
- * slice while slices keep finding expired rows, but not past the end of the
- * table (the next cycle starts again at its first block).  Expired
+ * slice while slices keep finding expired rows or until it has scanned
+ * 1/SWEEP_LAP_CYCLES of the table, but not past the end of the table (the
+ * next cycle starts again at its first block).  Expired
  * rows are invisible to every function anyway (lazy expiry); sweeping only
  * returns their space.
  *
@@ -44,6 +45,14 @@ PG_FUNCTION_INFO_V1(auth_kv_sweep);
 
 /* Blocks (8 kB) scanned per table in one batch: 8 MB. */
 #define SWEEP_BLOCKS 1024
+
+/*
+ * A cycle scans at least 1/SWEEP_LAP_CYCLES of each table, so that the hand
+ * goes round a big table within that many cycles (30 s at the default
+ * interval) even when it finds nothing: rows that expire together far from
+ * the hand are reached in time.
+ */
+#define SWEEP_LAP_CYCLES 30
 
 /*
  * A slice "kept finding" expired rows, so the cycle goes on, when at least
@@ -84,12 +93,13 @@ typedef struct HandTable
 	AuthstorePlan *plan;		/* the statement doing the same */
 	BlockNumber hand;			/* next block to scan (worker) */
 	bool		lap_done;		/* the hand passed the end in this cycle */
+	BlockNumber scanned;		/* blocks scanned in this cycle */
 } HandTable;
 
 static HandTable hand_tables[] = {
-	{AUTHSTORE_KV, 3, &sweep_kv_plan, 0, false},
-	{AUTHSTORE_RATE_LIMIT, 4, &sweep_rl_plan, 0, false},
-	{AUTHSTORE_TOKEN, 4, &sweep_token_plan, 0, false},
+	{AUTHSTORE_KV, 3, &sweep_kv_plan, 0, false, 0},
+	{AUTHSTORE_RATE_LIMIT, 4, &sweep_rl_plan, 0, false, 0},
+	{AUTHSTORE_TOKEN, 4, &sweep_token_plan, 0, false, 0},
 };
 
 /* Run a sweep statement: at most max_rows (< 0: all) rows. */
@@ -111,13 +121,14 @@ sweep_statement(AuthstorePlan *plan, TimestampTz now, int64 max_rows)
  * (max_blocks 0: to the end of the table), at most max_rows of them (< 0:
  * no limit).  Returns the rows deleted, or -1 when the direct path is not
  * available.  Sets *start to the block to continue from, *wrapped when that
- * is block 0 again because the scan reached the end of the table, and
- * *tuples to the rows seen.
+ * is block 0 again because the scan reached the end of the table, *tuples
+ * to the rows seen, *scanned to the blocks scanned and *nblocks to the
+ * table's size.
  */
 static int64
 sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 		   BlockNumber max_blocks, int64 max_rows, bool *wrapped,
-		   uint64 *tuples)
+		   uint64 *tuples, BlockNumber *scanned, BlockNumber *table_blocks)
 {
 	AuthstoreDirect d;
 	TableScanDesc scan;
@@ -129,6 +140,8 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 
 	*wrapped = false;
 	*tuples = 0;
+	*scanned = 0;
+	*table_blocks = 0;
 	if (!authstore_direct_begin(&d, ht->table, true))
 		return -1;
 	/* heap_setscanlimits() is heap's: other access methods use the statement */
@@ -139,6 +152,7 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 	}
 
 	nblocks = RelationGetNumberOfBlocks(d.rel);
+	*table_blocks = nblocks;
 	first = *start < nblocks ? *start : 0;
 	count = nblocks - first;
 	if (max_blocks > 0 && count > max_blocks)
@@ -171,11 +185,13 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 	{
 		/* stopped early: go on from the block of the last row deleted */
 		*start = last_block;
+		*scanned = last_block - first + 1;
 	}
 	else
 	{
 		*wrapped = first + count >= nblocks;
 		*start = *wrapped ? 0 : first + count;
+		*scanned = count;
 	}
 	return deleted;
 }
@@ -197,11 +213,14 @@ sweep_all(TimestampTz now, int64 max_rows)
 		BlockNumber start = 0;
 		bool		wrapped;
 		uint64		tuples;
+		BlockNumber scanned;
+		BlockNumber nblocks;
 		int64		n;
 
 		if (left == 0)
 			return deleted;
-		n = sweep_heap(&hand_tables[i], now, &start, 0, left, &wrapped, &tuples);
+		n = sweep_heap(&hand_tables[i], now, &start, 0, left, &wrapped, &tuples,
+					   &scanned, &nblocks);
 		if (n < 0)
 			n = (int64) sweep_statement(hand_tables[i].plan, now, left);
 		deleted += n;
@@ -216,7 +235,10 @@ authstore_sweep_cycle_start(void)
 	int			i;
 
 	for (i = 0; i < lengthof(hand_tables); i++)
+	{
 		hand_tables[i].lap_done = false;
+		hand_tables[i].scanned = 0;
+	}
 }
 
 /*
@@ -237,12 +259,15 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 		HandTable  *ht = &hand_tables[i];
 		bool		wrapped;
 		uint64		tuples;
+		BlockNumber scanned;
+		BlockNumber nblocks;
 		int64		d;
 
 		/* up to the end of the table once per cycle */
 		if (ht->lap_done)
 			continue;
-		d = sweep_heap(ht, now, &ht->hand, SWEEP_BLOCKS, max_rows, &wrapped, &tuples);
+		d = sweep_heap(ht, now, &ht->hand, SWEEP_BLOCKS, max_rows, &wrapped, &tuples,
+					   &scanned, &nblocks);
 		if (d < 0)
 		{
 			/* without the direct path: batches until one comes back short */
@@ -253,8 +278,11 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 			continue;
 		}
 		ht->lap_done = wrapped;
+		ht->scanned += scanned;
 		deleted += d;
-		if (!wrapped && (d >= max_rows || (uint64) d * SWEEP_PRODUCTIVE >= tuples))
+		if (!wrapped &&
+			(d >= max_rows || (uint64) d * SWEEP_PRODUCTIVE >= tuples ||
+			 ht->scanned < nblocks / SWEEP_LAP_CYCLES))
 			*more = true;
 	}
 	return deleted;
