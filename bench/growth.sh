@@ -50,6 +50,8 @@
 #                  runs that were still speeding up
 #   --rounds N     rounds at each size (full: 3, small: 1)
 #   --shared-buffers SIZE  PostgreSQL's shared_buffers (full: 6GB, small: 1GB)
+#   --huge-pages   reserve huge pages (vm.nr_hugepages, restored on exit) and
+#                  run PostgreSQL with huge_pages = on; see bench/hugepages.sh
 #   --keep         keep the work directory (pgbench logs, server logs)
 #   --no-apt       never run apt-get (everything must be installed)
 # Environment: AUTHSTORE_GROWTH_PG_PORT (5478), AUTHSTORE_GROWTH_REDIS_PORT (6400).
@@ -57,6 +59,8 @@ set -euo pipefail
 export TZ=UTC LC_ALL=C
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/hugepages.sh
+. "$BENCH/hugepages.sh"
 REPO=$(cd "$BENCH/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 PGPORT=${AUTHSTORE_GROWTH_PG_PORT:-5478}
@@ -78,6 +82,7 @@ PREWARM=10      # a discarded get run at each size before the rounds (caches)
 SWEEP_MAX=30    # how long the sweep runs go on after the rows expire
 DISK_NEED_GB=8
 SHARED_BUFFERS=6GB
+HUGE=0
 APT=1
 KEEP=0
 CMDLINE="bench/growth.sh${*:+ $*}"
@@ -101,6 +106,7 @@ while [ $# -gt 0 ]; do
 		--ramp) RAMP=${2:-}; shift ;;
 		--rounds) ROUNDS=${2:-}; shift ;;
 		--shared-buffers) SHARED_BUFFERS=${2:-}; shift ;;
+		--huge-pages) HUGE=1 ;;
 		--keep) KEEP=1 ;;
 		--no-apt) APT=0 ;;
 		-h | --help) usage; exit 0 ;;
@@ -181,6 +187,7 @@ cleanup() {
 		kill "$REDIS_PID" 2>/dev/null
 		wait "$REDIS_PID" 2>/dev/null
 	fi
+	hugepages_restore
 	if [ "$KEEP" = 1 ]; then
 		say "kept $WORK"
 	else
@@ -557,6 +564,14 @@ as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 \
 	--locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
 # Defaults except memory and connections; the sweep settings stay at their
 # defaults (authstore.sweep_interval = 1s, authstore.sweep_batch_size = 10000).
+if [ "$HUGE" = 1 ]; then
+	case $SHARED_BUFFERS in
+		*GB) sb_mb=$((${SHARED_BUFFERS%GB} * 1024)) ;;
+		*MB) sb_mb=${SHARED_BUFFERS%MB} ;;
+		*) die "--huge-pages needs --shared-buffers in MB or GB" ;;
+	esac
+	hugepages_reserve "$sb_mb" || die "--huge-pages: no huge pages"
+fi
 cat >>"$PGDATA/postgresql.conf" <<EOF
 
 # bench/growth.sh
@@ -567,6 +582,7 @@ shared_preload_libraries = 'authstore'
 authstore.database = '$DB'
 shared_buffers = $SHARED_BUFFERS
 max_connections = 50
+huge_pages = $([ "$HUGE" = 1 ] && echo on || echo try)
 EOF
 as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgresql.log" -w -t 60 start >/dev/null ||
 	{ tail -n 20 "$WORK/postgresql.log" >&2; die "could not start PostgreSQL"; }
@@ -936,7 +952,7 @@ META=$WORK/meta.txt
 	echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r); $DISK_LINE"
 	echo "Versions: $("$PGBIN/postgres" --version), $(redis-server --version | cut -d' ' -f1-3), authstore $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/authstore.control") (installed $(stat -c %y "$("$PGBIN/pg_config" --pkglibdir)/authstore.so" | cut -d. -f1), repo commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$DIRTY)"
 	echo "Schema: indexes of authstore.kv: $INDEXES"
-	echo "Server: shared_buffers = $(sql1 'SHOW shared_buffers'), max_connections = $(sql1 'SHOW max_connections'), authstore.sweep_interval = $SWEEP_INTERVAL, authstore.sweep_batch_size = $SWEEP_BATCH ($SWEEP_DEFAULTS)"
+	echo "Server: shared_buffers = $(sql1 'SHOW shared_buffers'), huge_pages = $(sql1 'SHOW huge_pages') (in use: $(sql1 "SELECT CASE WHEN $HUGE = 1 THEN 'yes' ELSE 'unknown (try)' END")), max_connections = $(sql1 'SHOW max_connections'), authstore.sweep_interval = $SWEEP_INTERVAL, authstore.sweep_batch_size = $SWEEP_BATCH ($SWEEP_DEFAULTS)"
 	echo "Load average (1/5/15 min): before $LOAD_BEFORE, after $LOAD_AFTER"
 	# parameters for the report, not printed
 	echo "@keys_small=$KEYS_SMALL"

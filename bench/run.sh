@@ -33,11 +33,16 @@
 #   --keep             keep the work directory (logs, server logs)
 #   --stock            run PostgreSQL with stock settings, without the
 #                      tuning README.md recommends (wal_writer_flush_after = 0)
+#   --huge-pages       reserve huge pages (vm.nr_hugepages, restored on exit)
+#                      and run PostgreSQL with huge_pages = on; see
+#                      bench/hugepages.sh
 # Environment: AUTHSTORE_BENCH_PG_PORT (5477), AUTHSTORE_BENCH_REDIS_PORT (6399).
 set -euo pipefail
 export TZ=UTC LC_ALL=C
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/hugepages.sh
+. "$BENCH/hugepages.sh"
 REPO=$(cd "$BENCH/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 PGPORT=${AUTHSTORE_BENCH_PG_PORT:-5477}
@@ -55,6 +60,7 @@ ONLY=.
 APT=1
 KEEP=0
 STOCK=0
+HUGE=0
 CMDLINE="bench/run.sh${*:+ $*}"
 T_BEGIN=$(date +%s)
 
@@ -78,6 +84,7 @@ while [ $# -gt 0 ]; do
 		--no-apt) APT=0 ;;
 		--keep) KEEP=1 ;;
 		--stock) STOCK=1 ;;
+		--huge-pages) HUGE=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) die "unknown option $1 (see --help)" ;;
 	esac
@@ -137,6 +144,7 @@ cleanup() {
 		kill "$REDIS_PID" 2>/dev/null
 		wait "$REDIS_PID" 2>/dev/null
 	fi
+	hugepages_restore
 	if [ "$KEEP" = 1 ]; then
 		say "kept $WORK"
 	else
@@ -165,6 +173,11 @@ as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 \
 # The tables are unlogged, so commits of authstore calls write no WAL that
 # must be flushed; synchronous_commit stays on.
 if [ "$STOCK" = 1 ]; then TUNING="# --stock: no tuning"; else TUNING="wal_writer_flush_after = 0"; fi
+if [ "$HUGE" = 1 ]; then
+	hugepages_reserve 1024 || die "--huge-pages: no huge pages"
+	TUNING="$TUNING
+huge_pages = on"
+fi
 cat >>"$PGDATA/postgresql.conf" <<EOF
 
 # bench/run.sh
@@ -422,7 +435,7 @@ META=$WORK/meta.txt
 	echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); wall time $((T_END - T_BEGIN)) s"
 	echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
 	echo "Versions: $("$PGBIN/postgres" --version), $(redis-server --version | cut -d' ' -f1-3), authstore $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/authstore.control") (installed $(stat -c %y "$("$PGBIN/pg_config" --pkglibdir)/authstore.so" | cut -d. -f1), repo commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-	echo "PostgreSQL settings: shared_buffers = 1GB, $([ "$STOCK" = 1 ] && echo "otherwise stock (--stock)" || echo "wal_writer_flush_after = 0 (README.md's tuning; --stock runs without it), otherwise stock")"
+	echo "PostgreSQL settings: shared_buffers = 1GB, huge_pages = $(psql_su -d postgres -Atc 'SHOW huge_pages'), $([ "$STOCK" = 1 ] && echo "otherwise stock (--stock)" || echo "wal_writer_flush_after = 0 (README.md's tuning; --stock runs without it), otherwise stock")"
 	echo "Load average (1/5/15 min): before $LOAD_BEFORE, after $LOAD_AFTER"
 } >"$META"
 {
