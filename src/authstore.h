@@ -72,6 +72,20 @@ extern int64 authstore_seconds_to_usecs(double seconds, const char *argname,
 										bool allow_zero);
 extern Datum authstore_execute_text(AuthstorePlan *p, Datum *values, bool *isnull);
 
+/*
+ * The tables' column numbers, as the install script creates them (direct.c
+ * checks the columns before it uses any table directly).  Column 1 is the
+ * primary key of each.
+ */
+#define KV_VALUE			2
+#define KV_EXPIRES_AT		3
+#define RL_HITS				2
+#define RL_LAST_HIT			3
+#define RL_WINDOW_END		4
+#define TOKEN_SUBJECT		2
+#define TOKEN_PURPOSE		3
+#define TOKEN_EXPIRES_AT	4
+
 /* direct.c: row access without the executor, see there */
 typedef enum AuthstoreTable
 {

@@ -37,10 +37,6 @@ PG_FUNCTION_INFO_V1(auth_kv_keys);
 PG_FUNCTION_INFO_V1(auth_kv_clear);
 PG_FUNCTION_INFO_V1(authstore_incr_value);
 
-/* authstore.kv's columns */
-#define KV_VALUE		2
-#define KV_EXPIRES_AT	3
-
 /* What a direct-path attempt came to: UNDECIDED means "run the statement". */
 typedef enum DirectOutcome
 {

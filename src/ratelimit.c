@@ -30,11 +30,6 @@
 #include "authstore.h"
 
 PG_FUNCTION_INFO_V1(auth_rl_hit);
-
-/* authstore.rate_limit's columns */
-#define RL_HITS			2
-#define RL_LAST_HIT		3
-#define RL_WINDOW_END	4
 PG_FUNCTION_INFO_V1(auth_rl_reset);
 
 /*

@@ -97,9 +97,9 @@ typedef struct HandTable
 } HandTable;
 
 static HandTable hand_tables[] = {
-	{AUTHSTORE_KV, 3, &sweep_kv_plan, 0, false, 0},
-	{AUTHSTORE_RATE_LIMIT, 4, &sweep_rl_plan, 0, false, 0},
-	{AUTHSTORE_TOKEN, 4, &sweep_token_plan, 0, false, 0},
+	{AUTHSTORE_KV, KV_EXPIRES_AT, &sweep_kv_plan, 0, false, 0},
+	{AUTHSTORE_RATE_LIMIT, RL_WINDOW_END, &sweep_rl_plan, 0, false, 0},
+	{AUTHSTORE_TOKEN, TOKEN_EXPIRES_AT, &sweep_token_plan, 0, false, 0},
 };
 
 /* Run a sweep statement: at most max_rows (< 0: all) rows. */

@@ -142,11 +142,6 @@ auth_token_issue(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(token);
 }
 
-/* authstore.token's columns */
-#define TOKEN_SUBJECT		2
-#define TOKEN_PURPOSE		3
-#define TOKEN_EXPIRES_AT	4
-
 /*
  * verify and consume with the direct path: true when decided, with *result
  * the subject (or NULL).  The row must match purpose (bytewise, as COLLATE
