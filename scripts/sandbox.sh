@@ -102,7 +102,10 @@ SELECT 'CREATE DATABASE $DB' WHERE NOT EXISTS (SELECT FROM pg_database WHERE dat
 SQL
 psql_as postgres "$DB" -q <<SQL
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS authstore;
+-- The demo database is disposable: recreate the extension so that a sandbox
+-- from an earlier checkout runs this tree's install script, not a stale one.
+DROP EXTENSION IF EXISTS authstore CASCADE;
+CREATE EXTENSION authstore;
 SELECT 'CREATE ROLE $APP_ROLE LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$APP_ROLE') \gexec
 GRANT authstore_user TO $APP_ROLE;
 -- wake the authstore launcher, which re-checks its database list on a reload
