@@ -385,12 +385,14 @@ ok(workers_up(), 'unlogged again: launcher and sweeper are back');
 ###########################################################################
 # 4. Crash in the middle of a long sweep (durable mode, so that what the
 #    sweeper had committed and what it had not stays visible).  With
-#    batches of 10 rows, 50,000 expired rows take 5,000
-#    transactions: the sweeper is caught in the middle.
+#    batches of 10 rows, 200,000 expired rows take 20,000
+#    transactions: the sweeper is caught in the middle.  (50,000 were not
+#    always enough once the sweeper walked the heap: it once finished
+#    between two polls.)
 ###########################################################################
 
 $node->safe_psql('postgres', 'SELECT auth_set_durable(true)');
-my $n_expired = 50000;
+my $n_expired = 200000;
 $node->safe_psql(
 	'postgres', qq{
 	SELECT auth_kv_set('live:' || g, 'live ' || g, 3600) FROM generate_series(1, 100) g;
