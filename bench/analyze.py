@@ -23,24 +23,11 @@ def nearest_rank(sorted_vals, q):
     return sorted_vals[rank - 1]
 
 
-def pglog(warm, logdir):
-    """pgbench --log lines: client_id tx_no latency_us script_no epoch_s epoch_us.
-
-    pgbench 15 caches its clock reading across the clients of a thread, so
-    with more than one client it logs a latency of 0 for most transactions
-    whose round trip is shorter than ~0.1 ms (seen: 40-90 % zeros for
-    SELECT 1), while the completion timestamps still add up to its tps.  So
-    the latency of a transaction is taken as the time since the same client's
-    previous completion (a closed-loop client starts its next transaction at
-    once): that is the logged latency whenever pgbench logs a non-zero one.
-    A client's first transaction keeps its logged latency.
-
-    The run starts at the earliest transaction start; transactions that
-    complete in the first WARM seconds are dropped, the rest are measured up
-    to the last completion.
-    """
-    ends = []
-    lats = []
+def read_pglog(logdir):
+    """(end_us, latency_us) of every transaction in pgbench --log files
+    (lines: client_id tx_no latency_us script_no epoch_s epoch_us), sorted
+    by completion.  See pglog() for why latency is taken this way."""
+    recs = []
     for path in glob.glob(os.path.join(logdir, "tx*")):
         prev = {}
         with open(path) as f:
@@ -55,8 +42,30 @@ def pglog(warm, logdir):
                 else:
                     lat = int(p[2])
                 prev[client] = end_us
-                ends.append(end_us)
-                lats.append(lat)
+                recs.append((end_us, lat))
+    recs.sort()
+    return recs
+
+
+def pglog(warm, logdir):
+    """Stats of one run from its pgbench --log files (read_pglog).
+
+    pgbench 15 caches its clock reading across the clients of a thread, so
+    with more than one client it logs a latency of 0 for most transactions
+    whose round trip is shorter than ~0.1 ms (seen: 40-90 % zeros for
+    SELECT 1), while the completion timestamps still add up to its tps.  So
+    the latency of a transaction is taken as the time since the same client's
+    previous completion (a closed-loop client starts its next transaction at
+    once): that is the logged latency whenever pgbench logs a non-zero one.
+    A client's first transaction keeps its logged latency.
+
+    The run starts at the earliest transaction start; transactions that
+    complete in the first WARM seconds are dropped, the rest are measured up
+    to the last completion.
+    """
+    recs = read_pglog(logdir)
+    ends = [e for e, _ in recs]
+    lats = [l for _, l in recs]
     if not ends:
         return "tps=0 n=0 p50_ms=nan p99_ms=nan avg_ms=nan secs=0"
     start = min(e - l for e, l in zip(ends, lats))

@@ -215,6 +215,8 @@ csv() { # section round keys item metric value
 # ---------------------------------------------------------------------------
 # The number crunching (pgbench logs -> windows; CSV -> report)
 # ---------------------------------------------------------------------------
+# growth.py reads pgbench logs with analyze.py's reader, found through this
+export AUTHSTORE_BENCH_DIR=$BENCH
 cat >"$WORK/growth.py" <<'PY'
 """growth.sh's helper.
   growth.py windows LOGDIR DROP NAME:FROM:TO ...
@@ -229,28 +231,10 @@ cat >"$WORK/growth.py" <<'PY'
 Latency of a transaction = time since the same client's previous completion,
 as in bench/analyze.py (pgbench 15 logs 0 us for many fast transactions); the
 run starts at its earliest transaction start."""
-import csv, glob, math, os, statistics, sys
+import csv, math, os, statistics, sys
 
-
-def nearest_rank(v, q):
-    return v[max(1, math.ceil(q * len(v))) - 1] if v else float("nan")
-
-
-def load(logdir):
-    recs = []
-    for path in glob.glob(os.path.join(logdir, "tx*")):
-        prev = {}
-        with open(path) as f:
-            for line in f:
-                p = line.split()
-                if len(p) < 6:
-                    continue
-                end = int(p[4]) * 1000000 + int(p[5])
-                lat = end - prev[p[0]] if p[0] in prev else int(p[2])
-                prev[p[0]] = end
-                recs.append((end, lat))
-    recs.sort()
-    return recs
+sys.path.insert(0, os.environ["AUTHSTORE_BENCH_DIR"])
+from analyze import nearest_rank, read_pglog as load  # noqa: E402
 
 
 def window(recs, t_from, t_to, drop):

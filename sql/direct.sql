@@ -18,6 +18,11 @@ SELECT auth_kv_set('a', '1', 60) AS set,
 SELECT (auth_rl_hit('s', 60, 2)).count AS first,
 	   (auth_rl_hit('s', 60, 2)).count AS second,
 	   (auth_rl_hit('s', 60, 2)).allowed AS third_allowed;
+-- a denied hit writes no new row version
+SELECT xmin AS s_xmin FROM authstore.rate_limit WHERE key = 's' \gset
+SELECT allowed FROM auth_rl_hit('s', 60, 2);
+SELECT xmin = :'s_xmin'::xid AS denied_hit_wrote_nothing
+  FROM authstore.rate_limit WHERE key = 's';
 -- ... and within a transaction, across statements and a savepoint.
 BEGIN;
 SELECT auth_kv_set('b', 'one', 60);
