@@ -232,8 +232,11 @@ ok( $node->poll_query_until(
 ok($node->wait_for_log(qr/authstore: swept 1200 expired rows/, $offset),
 	'in one cycle of several batches');
 
-# Memory: the sweeper's total memory after many cycles equals the total
-# after a few more hundred (each cycle works in a context that is reset).
+# Memory: the sweeper's total memory hardly moves over well over a thousand
+# more cycles (each cycle works in a context that is reset).  A cache may
+# add one 8 kB block once (seen in 2 of about 8 runs, with the total then
+# stable over 3,700 more cycles), so up to 8 kB of growth is allowed; a leak
+# of even one palloc chunk (>= 16 bytes) per cycle grows more than that.
 $offset = alter_system_reload('authstore.sweep_interval', '10ms');
 $node->wait_for_log(qr/authstore: sweeper reloaded: interval 10 ms/, $offset);
 
@@ -249,15 +252,15 @@ sub sweeper_memory
 set_expired_keys('postgres', 'mem1:', 200);
 sleep(2);    # ~200 cycles
 my $mem_before = sweeper_memory();
-for my $i (1 .. 5)
+for my $i (1 .. 10)
 {
 	set_expired_keys('postgres', "mem$i:", 200);
 	sleep(1);
 }
-sleep(2);    # ~700 cycles in all, about half of them deleting rows
+sleep(2);    # ~1,300 cycles at 10 ms, a tenth of them deleting rows
 my $mem_after = sweeper_memory();
-is($mem_after, $mem_before,
-	"sweeper memory is the same after ~700 more cycles ($mem_before bytes)");
+cmp_ok($mem_after - $mem_before, '<=', 8192,
+	"sweeper memory grows by at most one 8 kB block over ~1,300 more cycles ($mem_before -> $mem_after bytes)");
 $offset = alter_system_reload('authstore.sweep_interval', '100ms');
 $node->wait_for_log(qr/authstore: sweeper reloaded: interval 100 ms/, $offset);
 $offset = alter_system_reload('authstore.sweep_batch_size', '10000');
