@@ -28,7 +28,7 @@
 #                      all dropped, for fresh backends to warm up (full: 0.125,
 #                      i.e. +2 s at 16 clients, +8 s at 64)
 #   --clients "1 16"   client counts (full: "1 16 64")
-#   --only REGEX       only workloads whose name matches (floor always runs)
+#   --only REGEX       only workloads whose name matches (floors always run)
 #   --no-apt           do not run apt-get (everything must be installed)
 #   --keep             keep the work directory (logs, server logs)
 #   --stock            run PostgreSQL with stock settings, without the
@@ -409,6 +409,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	for c in $CLIENTS; do
 		say "round $round/$ROUNDS, $c client(s)"
 		run_pg "$round" "$c" authstore floor floor.sql
+		run_pg "$round" "$c" authstore xact_floor xact_floor.sql
 		run_redis "$round" "$c" floor
 		for wl in "${WORKLOADS[@]}"; do
 			[[ $wl =~ $ONLY ]] || continue
