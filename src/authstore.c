@@ -34,6 +34,8 @@ bool		authstore_direct_access = true;
 char	   *authstore_database = NULL;
 int			authstore_sweep_interval_ms = 1000;
 int			authstore_sweep_batch_size = 10000;
+double		authstore_sweep_cost_delay = 2;
+int			authstore_sweep_cost_limit = 1000;
 
 /* Seconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 #define UNIX_TO_POSTGRES_EPOCH_SECS \
@@ -133,6 +135,28 @@ _PG_init(void)
 							NULL,
 							&authstore_sweep_batch_size,
 							10000, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	/*
+	 * VACUUM's cost-based delay, for the same reason: a mass expiry must not
+	 * take the CPU and the buffer locks from the applications' calls.
+	 */
+	DefineCustomRealVariable("authstore.sweep_cost_delay",
+							 "Time the sweeper naps when its cost limit is exceeded.",
+							 "0 turns the cost-based delay off.",
+							 &authstore_sweep_cost_delay,
+							 2, 0, 100,
+							 PGC_SIGHUP,
+							 GUC_UNIT_MS,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("authstore.sweep_cost_limit",
+							"Cost the sweeper accumulates before it naps.",
+							"Pages cost what they cost VACUUM (vacuum_cost_page_hit, _miss, _dirty); each row deleted costs vacuum_cost_page_hit.",
+							&authstore_sweep_cost_limit,
+							1000, 1, 10000,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);

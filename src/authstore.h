@@ -28,6 +28,8 @@ extern bool authstore_direct_access;
 extern char *authstore_database;
 extern int	authstore_sweep_interval_ms;
 extern int	authstore_sweep_batch_size;
+extern double authstore_sweep_cost_delay;
+extern int	authstore_sweep_cost_limit;
 
 /*
  * A statement prepared on first use and kept for the life of the backend.
@@ -121,6 +123,7 @@ extern Datum authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno);
 /* sweep.c */
 extern void authstore_sweep_cycle_start(void);
 extern uint64 authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more);
+extern void authstore_sweep_delay(void);
 
 /* worker.c */
 extern void authstore_register_launcher(void);

@@ -27,15 +27,27 @@
  * or SERIALIZABLE callers of auth_kv_sweep) the same is done with SQL
  * statements.
  *
+ * The worker's batches are paced like VACUUM (authstore.sweep_cost_delay and
+ * authstore.sweep_cost_limit): while VacuumCostActive is set, the buffer
+ * manager charges each page to VacuumCostBalance, and each row deleted adds
+ * vacuum_cost_page_hit.  A batch ends early once the balance reaches the
+ * limit, and the worker naps between transactions, so that a nap never holds
+ * a deleted row's lock: an application's auth_kv_set() of a key the sweeper
+ * deleted waits for the sweeper's transaction to end.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 
@@ -116,18 +128,26 @@ sweep_statement(AuthstorePlan *plan, TimestampTz now, int64 max_rows)
 	return deleted;
 }
 
+/* The worker's cost-based delay is on and its balance reached the limit. */
+static inline bool
+sweep_cost_exceeded(void)
+{
+	return VacuumCostActive && VacuumCostBalance >= authstore_sweep_cost_limit;
+}
+
 /*
  * Delete expired rows of ht's table in blocks [*start, *start + max_blocks)
  * (max_blocks 0: to the end of the table), at most max_rows of them (< 0:
- * no limit).  Returns the rows deleted, or -1 when the direct path is not
- * available.  Sets *start to the block to continue from, *wrapped when that
- * is block 0 again because the scan reached the end of the table, *tuples
- * to the rows seen, *scanned to the blocks scanned and *nblocks to the
- * table's size.
+ * no limit), stopping early when the cost limit is reached.  Returns the
+ * rows deleted, or -1 when the direct path is not available.  Sets *start to
+ * the block to continue from, *wrapped when that is block 0 again because
+ * the scan reached the end of the table, *stopped when it ended early
+ * (max_rows or the cost limit), *tuples to the rows seen, *scanned to the
+ * blocks scanned and *nblocks to the table's size.
  */
 static int64
 sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
-		   BlockNumber max_blocks, int64 max_rows, bool *wrapped,
+		   BlockNumber max_blocks, int64 max_rows, bool *wrapped, bool *stopped,
 		   uint64 *tuples, BlockNumber *scanned, BlockNumber *table_blocks)
 {
 	AuthstoreDirect d;
@@ -139,6 +159,7 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 	int64		deleted = 0;
 
 	*wrapped = false;
+	*stopped = false;
 	*tuples = 0;
 	*scanned = 0;
 	*table_blocks = 0;
@@ -173,15 +194,22 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 			continue;
 		/* not waiting: a locked or changed row is someone else's business */
 		if (table_tuple_delete(d.rel, &d.slot->tts_tid, d.cid, d.snapshot,
-							   InvalidSnapshot, false, &tmfd, false) == TM_Ok)
-			deleted++;
-		if (max_rows >= 0 && deleted >= max_rows)
+							   InvalidSnapshot, false, &tmfd, false) != TM_Ok)
+			continue;
+		deleted++;
+		if (VacuumCostActive)
+			VacuumCostBalance += VacuumCostPageHit;
+		/* only after a deletion, so that every batch makes progress */
+		if ((max_rows >= 0 && deleted >= max_rows) || sweep_cost_exceeded())
+		{
+			*stopped = true;
 			break;
+		}
 	}
 	table_endscan(scan);
 	authstore_direct_end(&d);
 
-	if (max_rows >= 0 && deleted >= max_rows)
+	if (*stopped)
 	{
 		/* stopped early: go on from the block of the last row deleted */
 		*start = last_block;
@@ -212,6 +240,7 @@ sweep_all(TimestampTz now, int64 max_rows)
 		int64		left = max_rows < 0 ? -1 : max_rows - (int64) deleted;
 		BlockNumber start = 0;
 		bool		wrapped;
+		bool		stopped;
 		uint64		tuples;
 		BlockNumber scanned;
 		BlockNumber nblocks;
@@ -219,8 +248,8 @@ sweep_all(TimestampTz now, int64 max_rows)
 
 		if (left == 0)
 			return deleted;
-		n = sweep_heap(&hand_tables[i], now, &start, 0, left, &wrapped, &tuples,
-					   &scanned, &nblocks);
+		n = sweep_heap(&hand_tables[i], now, &start, 0, left, &wrapped, &stopped,
+					   &tuples, &scanned, &nblocks);
 		if (n < 0)
 			n = (int64) sweep_statement(hand_tables[i].plan, now, left);
 		deleted += n;
@@ -243,21 +272,25 @@ authstore_sweep_cycle_start(void)
 
 /*
  * The worker: one batch, in the caller's transaction: the next SWEEP_BLOCKS
- * blocks of each table, at most max_rows rows deleted from each.  *more says
+ * blocks of each table, at most max_rows rows deleted from each, fewer when
+ * the cost limit is reached (the tables take turns to go first).  *more says
  * whether the cycle should go on with another batch.  Returns the rows
  * deleted.
  */
 uint64
 authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 {
+	static int	first_table = 0;
 	uint64		deleted = 0;
+	int			swept_tables = 0;
 	int			i;
 
 	*more = false;
 	for (i = 0; i < lengthof(hand_tables); i++)
 	{
-		HandTable  *ht = &hand_tables[i];
+		HandTable  *ht = &hand_tables[(first_table + i) % lengthof(hand_tables)];
 		bool		wrapped;
+		bool		stopped;
 		uint64		tuples;
 		BlockNumber scanned;
 		BlockNumber nblocks;
@@ -266,8 +299,20 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 		/* up to the end of the table once per cycle */
 		if (ht->lap_done)
 			continue;
-		d = sweep_heap(ht, now, &ht->hand, SWEEP_BLOCKS, max_rows, &wrapped, &tuples,
-					   &scanned, &nblocks);
+
+		/*
+		 * Out of budget: the tables left wait for the next batch, which
+		 * starts with the next table, so that none is starved.  At least one
+		 * table per batch, so that every batch makes progress.
+		 */
+		if (swept_tables > 0 && sweep_cost_exceeded())
+		{
+			*more = true;
+			break;
+		}
+		swept_tables++;
+		d = sweep_heap(ht, now, &ht->hand, SWEEP_BLOCKS, max_rows, &wrapped,
+					   &stopped, &tuples, &scanned, &nblocks);
 		if (d < 0)
 		{
 			/* without the direct path: batches until one comes back short */
@@ -281,11 +326,35 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 		ht->scanned += scanned;
 		deleted += d;
 		if (!wrapped &&
-			(d >= max_rows || (uint64) d * SWEEP_PRODUCTIVE >= tuples ||
+			(stopped || (uint64) d * SWEEP_PRODUCTIVE >= tuples ||
 			 ht->scanned < nblocks / SWEEP_LAP_CYCLES))
 			*more = true;
 	}
+	first_table = (first_table + 1) % lengthof(hand_tables);
 	return deleted;
+}
+
+/*
+ * The worker, between two batches: nap if the batches since the last nap
+ * cost authstore.sweep_cost_limit or more, as VACUUM does (the nap grows with
+ * the balance, up to four times authstore.sweep_cost_delay).
+ */
+void
+authstore_sweep_delay(void)
+{
+	double		msec;
+
+	if (!sweep_cost_exceeded())
+		return;
+	msec = authstore_sweep_cost_delay * VacuumCostBalance / authstore_sweep_cost_limit;
+	msec = Min(msec, authstore_sweep_cost_delay * 4);
+	VacuumCostBalance = 0;
+	if (msec < 0.5)
+		return;
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 (long) rint(msec), PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
 }
 
 Datum

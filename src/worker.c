@@ -12,7 +12,8 @@
  *
  * A sweeper connects to its database and, every authstore.sweep_interval,
  * deletes expired rows in batches of authstore.sweep_batch_size, each batch
- * in its own short transaction.  If the extension is not installed there it
+ * in its own short transaction, napping between batches as VACUUM does
+ * (authstore.sweep_cost_delay, see sweep.c).  If the extension is not installed there it
  * reports so in shared memory and exits rather than stay connected (a
  * connected worker blocks DROP DATABASE, renames and use as a template); the
  * launcher then starts it again only every RECHECK_MS, and the sweeper says
@@ -524,11 +525,21 @@ acquire_sweeper_lock(void)
 	}
 }
 
+static void
+log_reloaded_settings(void)
+{
+	ereport(DEBUG1,
+			(errmsg("authstore: sweeper reloaded: interval %d ms, batch %d, cost delay %g ms, cost limit %d",
+					authstore_sweep_interval_ms, authstore_sweep_batch_size,
+					authstore_sweep_cost_delay, authstore_sweep_cost_limit)));
+}
+
 /*
  * One sweep cycle: batches in their own transactions for as long as they
- * find expired rows (see sweep.c).  Returns the rows deleted; sets
- * *installed.
+ * find expired rows, with naps between them (see sweep.c).  Returns the rows
+ * deleted; sets *installed.
  */
+
 static uint64
 sweep_database(bool *installed)
 {
@@ -536,6 +547,9 @@ sweep_database(bool *installed)
 	bool		more = true;
 
 	authstore_sweep_cycle_start();
+	/* VACUUM's cost accounting, for authstore_sweep_delay() (see sweep.c) */
+	VacuumCostActive = authstore_sweep_cost_delay > 0;
+	VacuumCostBalance = 0;
 	while (more)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -558,7 +572,19 @@ sweep_database(bool *installed)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		exit_if_orphaned();
+		if (!more)
+			break;
+		authstore_sweep_delay();
+		/* a long sweep takes new pacing settings between batches */
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			log_reloaded_settings();
+			VacuumCostActive = authstore_sweep_cost_delay > 0;
+		}
 	}
+	VacuumCostActive = false;
 
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -593,9 +619,10 @@ authstore_sweeper_main(Datum main_arg)
 									  ALLOCSET_DEFAULT_SIZES);
 
 	ereport(DEBUG1,
-			(errmsg("authstore: sweeper started for database \"%s\", interval %d ms, batch %d",
+			(errmsg("authstore: sweeper started for database \"%s\", interval %d ms, batch %d, cost delay %g ms, cost limit %d",
 					my_args.dbname, authstore_sweep_interval_ms,
-					authstore_sweep_batch_size)));
+					authstore_sweep_batch_size, authstore_sweep_cost_delay,
+					authstore_sweep_cost_limit)));
 
 	for (;;)
 	{
@@ -608,9 +635,7 @@ authstore_sweeper_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			ereport(DEBUG1,
-					(errmsg("authstore: sweeper reloaded: interval %d ms, batch %d",
-							authstore_sweep_interval_ms, authstore_sweep_batch_size)));
+			log_reloaded_settings();
 		}
 
 		MemoryContextSwitchTo(cycle_cxt);
@@ -633,6 +658,7 @@ authstore_sweeper_main(Datum main_arg)
 			EmitErrorReport();
 			FlushErrorState();
 			AbortCurrentTransaction();
+			VacuumCostActive = false;
 			pgstat_report_activity(STATE_IDLE, NULL);
 			RESUME_INTERRUPTS();
 		}

@@ -11,6 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('authstore_worker');
 $node->init;
@@ -231,6 +232,30 @@ ok( $node->poll_query_until(
 	'with batches of 500, 1,200 expired keys are swept');
 ok($node->wait_for_log(qr/authstore: swept 1200 expired rows/, $offset),
 	'in one cycle of several batches');
+
+# Pacing (authstore.sweep_cost_delay/_limit): at a cost limit of 1 every
+# batch ends, and commits, after its first deleted row, then the sweeper
+# naps.  So the 20 rows, which one unpaced batch deletes in one transaction,
+# are seen to go a few at a time.
+alter_system_reload('authstore.sweep_cost_delay', '50ms');
+$offset = alter_system_reload('authstore.sweep_cost_limit', '1');
+ok( $node->wait_for_log(
+		qr/authstore: sweeper reloaded: .* cost delay 50 ms, cost limit 1$/m, $offset),
+	'sweeper logged the reloaded cost delay and limit');
+set_expired_keys('postgres', 'paced:', 20);
+my %seen;
+for (my $i = 0; $i < 600; $i++)    # 60 s at most
+{
+	my $n = kv_count('postgres', 'paced:');
+	$seen{$n} = 1;
+	last if $n == 0;
+	usleep(100_000);
+}
+ok(exists $seen{0}, 'paced, the 20 expired keys are swept');
+cmp_ok(scalar(grep { $_ > 0 && $_ < 20 } keys %seen),
+	'>', 0, 'paced, they went in more than one transaction');
+alter_system_reload('authstore.sweep_cost_limit', '1000');
+alter_system_reload('authstore.sweep_cost_delay', '2ms');
 
 # Memory: the sweeper's total memory hardly moves over well over a thousand
 # more cycles (each cycle works in a context that is reset).  A cache may
