@@ -52,6 +52,8 @@
 #   --shared-buffers SIZE  PostgreSQL's shared_buffers (full: 6GB, small: 1GB)
 #   --huge-pages   reserve huge pages (vm.nr_hugepages, restored on exit) and
 #                  run PostgreSQL with huge_pages = on; see bench/hugepages.sh
+#   --sweep-only   skip the growth runs (item 1): load the keys, then the
+#                  sweep runs and the sizes only
 #   --keep         keep the work directory (pgbench logs, server logs)
 #   --no-apt       never run apt-get (everything must be installed)
 # Environment: AUTHSTORE_GROWTH_PG_PORT (5478), AUTHSTORE_GROWTH_REDIS_PORT (6400).
@@ -83,6 +85,7 @@ SWEEP_MAX=30    # how long the sweep runs go on after the rows expire
 DISK_NEED_GB=8
 SHARED_BUFFERS=6GB
 HUGE=0
+SWEEP_ONLY=0
 APT=1
 KEEP=0
 CMDLINE="bench/growth.sh${*:+ $*}"
@@ -107,6 +110,7 @@ while [ $# -gt 0 ]; do
 		--rounds) ROUNDS=${2:-}; shift ;;
 		--shared-buffers) SHARED_BUFFERS=${2:-}; shift ;;
 		--huge-pages) HUGE=1 ;;
+		--sweep-only) SWEEP_ONLY=1 ;;
 		--keep) KEEP=1 ;;
 		--no-apt) APT=0 ;;
 		-h | --help) usage; exit 0 ;;
@@ -427,16 +431,17 @@ def report(path, meta):
                "autoanalyze would have done for rows that live a few minutes. 'stale': no ANALYZE, "
                "and autovacuum off on the table meanwhile, as when the rows expire before an "
                "autoanalyze comes round; a sweep whose plan depends on the statistics shows it "
-               "there. Sweeper settings: authstore.sweep_interval = %s, "
-               "authstore.sweep_batch_size = %s (%s). 'gone after' = from the first expiry until "
+               "there. 'current, unpaced': as 'current', with the sweeper's pacing off "
+               "(authstore.sweep_cost_delay = 0), for comparison. Sweeper settings otherwise: "
+               "authstore.sweep_interval = %s, authstore.sweep_batch_size = %s, %s (%s). 'gone after' = from the first expiry until "
                "no expired row is left (polled every 0.2 s), including the wait for the next sweep "
                "cycle. A sweep run stops %s s after the expiry (the current-statistics one is "
                "then followed without load). Target: p99 during <= 2x p99 before."
                % (m["clients"], f_keys(int(sk)), m["secs"], m["sweep_interval"], m["sweep_batch"],
-                  m["sweep_defaults"], m["sweep_max"]))
+                  m.get("sweep_pacing", "?"), m["sweep_defaults"], m["sweep_max"]))
     out.append("")
     rows, wrows, notes = [], [], []
-    for v, label in (("fresh", "current"), ("stale", "stale")):
+    for v, label in (("fresh", "current"), ("stale", "stale"), ("unpaced", "current, unpaced")):
         q = lambda item, metric: num(o("sweep", v, sk, item, metric))
         if q("sweep", "rows") is None:
             continue
@@ -592,7 +597,8 @@ done
 [ "$(sql1 "$SWEEPER_Q")" = 1 ] || die "no authstore sweeper for database $DB (see $WORK/postgresql.log)"
 SWEEP_INTERVAL=$(sql1 'SHOW authstore.sweep_interval')
 SWEEP_BATCH=$(sql1 'SHOW authstore.sweep_batch_size')
-SWEEP_DEFAULTS=$(sql1 "SELECT CASE WHEN bool_and(source = 'default') THEN 'the defaults' ELSE 'NOT the defaults' END FROM pg_settings WHERE name IN ('authstore.sweep_interval', 'authstore.sweep_batch_size')")
+SWEEP_PACING="cost delay $(sql1 'SHOW authstore.sweep_cost_delay'), cost limit $(sql1 'SHOW authstore.sweep_cost_limit')"
+SWEEP_DEFAULTS=$(sql1 "SELECT CASE WHEN bool_and(source = 'default') THEN 'the defaults' ELSE 'NOT the defaults' END FROM pg_settings WHERE name IN ('authstore.sweep_interval', 'authstore.sweep_batch_size', 'authstore.sweep_cost_delay', 'authstore.sweep_cost_limit')")
 
 # ---------------------------------------------------------------------------
 # The key space: 'sess:<i>' -> ~200-byte JSON, TTL 1 day (as in bench/run.sh)
@@ -767,14 +773,14 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------------------------------------------------------------------------
 # 1. Growth
 # ---------------------------------------------------------------------------
-run_size "$KEYS_SMALL"
+[ "$SWEEP_ONLY" = 1 ] || run_size "$KEYS_SMALL"
 say "growing authstore.kv to $KEYS_BIG keys"
 load_keys $((KEYS_SMALL + 1)) "$KEYS_BIG"
 csv load "" "$KEYS_BIG" grow rows $((KEYS_BIG - KEYS_SMALL))
 csv load "" "$KEYS_BIG" grow insert_s "$LOAD_S"
 csv load "" "$KEYS_BIG" grow vacuum_s "$VACUUM_S"
 measure_size "$KEYS_BIG"
-run_size "$KEYS_BIG"
+[ "$SWEEP_ONLY" = 1 ] || run_size "$KEYS_BIG"
 
 # ---------------------------------------------------------------------------
 # 2. Sweep under load
@@ -796,7 +802,7 @@ poll() {
 # seconds of load before the rows expire: dropped start, 1 s to connect, SECS
 BEFORE=$(awk -v d="$DROP" -v s="$SECS" 'BEGIN { print d + 1 + s }')
 
-sweep_test() { # fresh | stale
+sweep_test() { # fresh | stale | unpaced (fresh, with authstore.sweep_cost_delay = 0)
 	local v=$1 n=$SWEEP_ROWS prefix="exp_$1" dir=$WORK/log/sweep-$1 t margin T late pgb_secs
 	local prev t_end='' first_active=-1 polls=0 av_polls=0 is_done=0 under_load=1 deadline
 	local ts ex st sc av left gone rate sav0 sav1 name w nwin
@@ -821,7 +827,7 @@ SQL
 	)
 	csv sweep "$v" "$KEYS_BIG" sweep insert_s "$(elapsed "$t")"
 	t=$(now_s)
-	if [ "$v" = fresh ]; then
+	if [ "$v" != stale ]; then
 		psql_su -d "$DB" -c 'VACUUM ANALYZE authstore.kv'
 	else
 		psql_su -d "$DB" -c 'VACUUM authstore.kv'   # no ANALYZE: the statistics stay as they were
@@ -840,7 +846,7 @@ SQL
 	# Poll every 0.2 s until no expired row is left; a stale sweep is given
 	# up when the run ends, a fresh one followed for SWEEP_MAX s more.
 	prev=$T
-	deadline=$(awk -v T="$T" -v m="$SWEEP_MAX" -v v="$v" 'BEGIN { printf "%.6f", T + (v == "fresh" ? 2 * m : m) }')
+	deadline=$(awk -v T="$T" -v m="$SWEEP_MAX" -v v="$v" 'BEGIN { printf "%.6f", T + (v != "stale" ? 2 * m : m) }')
 	while :; do
 		poll "$prefix"
 		read -r ts ex st sc av <<<"$POLL_OUT"
@@ -860,7 +866,7 @@ SQL
 		fi
 		if ! kill -0 "$PGB_PID" 2>/dev/null; then
 			under_load=0
-			[ "$v" = fresh ] || { t_end=$ts; break; }
+			[ "$v" != stale ] || { t_end=$ts; break; }
 		fi
 		if awk -v ts="$ts" -v d="$deadline" 'BEGIN { exit !(ts > d) }'; then
 			t_end=$ts
@@ -915,6 +921,10 @@ SQL
 
 sweep_test fresh
 sweep_test stale
+# the same as fresh without the sweeper's pacing, for comparison
+psql_su -d postgres -c "ALTER SYSTEM SET authstore.sweep_cost_delay = 0" -c 'SELECT pg_reload_conf()' >/dev/null
+sweep_test unpaced
+psql_su -d postgres -c "ALTER SYSTEM RESET authstore.sweep_cost_delay" -c 'SELECT pg_reload_conf()' >/dev/null
 eval "exec ${POLLQ[1]}>&-"
 wait "$POLL_PID" 2>/dev/null || true
 POLL_PID=
@@ -936,7 +946,7 @@ META=$WORK/meta.txt
 	echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r); $DISK_LINE"
 	echo "Versions: $("$PGBIN/postgres" --version), $(redis-server --version | cut -d' ' -f1-3), authstore $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/authstore.control") (installed $(stat -c %y "$("$PGBIN/pg_config" --pkglibdir)/authstore.so" | cut -d. -f1), repo commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$DIRTY)"
 	echo "Schema: indexes of authstore.kv: $INDEXES"
-	echo "Server: shared_buffers = $(sql1 'SHOW shared_buffers'), huge_pages = $(sql1 'SHOW huge_pages') (in use: $(sql1 "SELECT CASE WHEN $HUGE = 1 THEN 'yes' ELSE 'unknown (try)' END")), max_connections = $(sql1 'SHOW max_connections'), authstore.sweep_interval = $SWEEP_INTERVAL, authstore.sweep_batch_size = $SWEEP_BATCH ($SWEEP_DEFAULTS)"
+	echo "Server: shared_buffers = $(sql1 'SHOW shared_buffers'), huge_pages = $(sql1 'SHOW huge_pages') (in use: $(sql1 "SELECT CASE WHEN $HUGE = 1 THEN 'yes' ELSE 'unknown (try)' END")), max_connections = $(sql1 'SHOW max_connections'), authstore.sweep_interval = $SWEEP_INTERVAL, authstore.sweep_batch_size = $SWEEP_BATCH, $SWEEP_PACING ($SWEEP_DEFAULTS)"
 	echo "Load average (1/5/15 min): before $LOAD_BEFORE, after $LOAD_AFTER"
 	# parameters for the report, not printed
 	echo "@keys_small=$KEYS_SMALL"
@@ -951,6 +961,7 @@ META=$WORK/meta.txt
 	echo "@sweep_max=$SWEEP_MAX"
 	echo "@sweep_interval=$SWEEP_INTERVAL"
 	echo "@sweep_batch=$SWEEP_BATCH"
+	echo "@sweep_pacing=$SWEEP_PACING"
 	echo "@sweep_defaults=$SWEEP_DEFAULTS"
 } >"$META"
 "$PY" "$WORK/growth.py" report "$CSV" "$META" | tee "$MD"
