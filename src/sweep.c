@@ -30,10 +30,12 @@
  * The worker's batches are paced like VACUUM (authstore.sweep_cost_delay and
  * authstore.sweep_cost_limit): while VacuumCostActive is set, the buffer
  * manager charges each page to VacuumCostBalance, and each row deleted adds
- * vacuum_cost_page_hit.  A batch ends early once the balance reaches the
- * limit, and the worker naps between transactions, so that a nap never holds
- * a deleted row's lock: an application's auth_kv_set() of a key the sweeper
- * deleted waits for the sweeper's transaction to end.
+ * vacuum_cost_page_hit.  Once the balance reaches the limit, a table's pass
+ * ends at its next deleted row (a slice with nothing to delete is scanned to
+ * its end; a sweep statement is never cut short), the tables left wait for
+ * the next batch, and the worker naps between transactions, so that a nap
+ * never holds a deleted row's lock: an application's auth_kv_set() of a key
+ * the sweeper deleted waits for the sweeper's transaction to end.
  *
  *-------------------------------------------------------------------------
  */
@@ -104,7 +106,7 @@ typedef struct HandTable
 	AttrNumber	expiry_col;
 	AuthstorePlan *plan;		/* the statement doing the same */
 	BlockNumber hand;			/* next block to scan (worker) */
-	bool		lap_done;		/* the hand passed the end in this cycle */
+	bool		cycle_done;		/* needs no more batches in this cycle */
 	BlockNumber scanned;		/* blocks scanned in this cycle */
 } HandTable;
 
@@ -213,7 +215,7 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 	{
 		/* stopped early: go on from the block of the last row deleted */
 		*start = last_block;
-		*scanned = last_block - first + 1;
+		*scanned = last_block - first;	/* last_block is scanned again */
 	}
 	else
 	{
@@ -265,16 +267,17 @@ authstore_sweep_cycle_start(void)
 
 	for (i = 0; i < lengthof(hand_tables); i++)
 	{
-		hand_tables[i].lap_done = false;
+		hand_tables[i].cycle_done = false;
 		hand_tables[i].scanned = 0;
 	}
 }
 
 /*
  * The worker: one batch, in the caller's transaction: the next SWEEP_BLOCKS
- * blocks of each table, at most max_rows rows deleted from each, fewer when
- * the cost limit is reached (the tables take turns to go first).  *more says
- * whether the cycle should go on with another batch.  Returns the rows
+ * blocks of each table that still needs it in this cycle, at most max_rows
+ * rows deleted from each, fewer when the cost limit is reached (the tables
+ * take turns to go first).  *more says whether the cycle should go on with
+ * another batch: whether any table still needs one.  Returns the rows
  * deleted.
  */
 uint64
@@ -285,7 +288,6 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 	int			swept_tables = 0;
 	int			i;
 
-	*more = false;
 	for (i = 0; i < lengthof(hand_tables); i++)
 	{
 		HandTable  *ht = &hand_tables[(first_table + i) % lengthof(hand_tables)];
@@ -296,8 +298,7 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 		BlockNumber nblocks;
 		int64		d;
 
-		/* up to the end of the table once per cycle */
-		if (ht->lap_done)
+		if (ht->cycle_done)
 			continue;
 
 		/*
@@ -306,38 +307,45 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 		 * table per batch, so that every batch makes progress.
 		 */
 		if (swept_tables > 0 && sweep_cost_exceeded())
-		{
-			*more = true;
 			break;
-		}
 		swept_tables++;
+
 		d = sweep_heap(ht, now, &ht->hand, SWEEP_BLOCKS, max_rows, &wrapped,
 					   &stopped, &tuples, &scanned, &nblocks);
 		if (d < 0)
 		{
-			/* without the direct path: batches until one comes back short */
+			/* without the direct path: statements until one comes back short */
 			d = (int64) sweep_statement(ht->plan, now, max_rows);
-			if (d >= max_rows)
-				*more = true;
+			ht->cycle_done = d < max_rows;
 			deleted += d;
 			continue;
 		}
-		ht->lap_done = wrapped;
 		ht->scanned += scanned;
 		deleted += d;
-		if (!wrapped &&
-			(stopped || (uint64) d * SWEEP_PRODUCTIVE >= tuples ||
-			 ht->scanned < nblocks / SWEEP_LAP_CYCLES))
-			*more = true;
+
+		/*
+		 * Done for this cycle at the end of the table, or when this slice
+		 * found few expired rows and the cycle has scanned its share of the
+		 * table.
+		 */
+		ht->cycle_done = wrapped ||
+			(!stopped && (uint64) d * SWEEP_PRODUCTIVE < tuples &&
+			 ht->scanned >= nblocks / SWEEP_LAP_CYCLES);
 	}
 	first_table = (first_table + 1) % lengthof(hand_tables);
+
+	*more = false;
+	for (i = 0; i < lengthof(hand_tables); i++)
+		if (!hand_tables[i].cycle_done)
+			*more = true;
 	return deleted;
 }
 
 /*
  * The worker, between two batches: nap if the batches since the last nap
  * cost authstore.sweep_cost_limit or more, as VACUUM does (the nap grows with
- * the balance, up to four times authstore.sweep_cost_delay).
+ * the balance, up to four times authstore.sweep_cost_delay, in whole
+ * milliseconds).
  */
 void
 authstore_sweep_delay(void)
@@ -349,10 +357,9 @@ authstore_sweep_delay(void)
 	msec = authstore_sweep_cost_delay * VacuumCostBalance / authstore_sweep_cost_limit;
 	msec = Min(msec, authstore_sweep_cost_delay * 4);
 	VacuumCostBalance = 0;
-	if (msec < 0.5)
-		return;
+	/* latches wait whole milliseconds: round up, so that pacing stays on */
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 (long) rint(msec), PG_WAIT_EXTENSION);
+					 (long) ceil(msec), PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 }

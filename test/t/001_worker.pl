@@ -235,13 +235,16 @@ ok($node->wait_for_log(qr/authstore: swept 1200 expired rows/, $offset),
 
 # Pacing (authstore.sweep_cost_delay/_limit): at a cost limit of 1 every
 # batch ends, and commits, after its first deleted row, then the sweeper
-# naps.  So the 20 rows, which one unpaced batch deletes in one transaction,
-# are seen to go a few at a time.
+# naps (4 x 50 ms).  So the 20 rows, which one unpaced batch deletes in one
+# transaction, are seen to go a few at a time over seconds: polled every
+# 0.1 s, many counts between 20 and 0 show (without naps, 20 one-row
+# transactions would take milliseconds and show at most one or two).
 alter_system_reload('authstore.sweep_cost_delay', '50ms');
 $offset = alter_system_reload('authstore.sweep_cost_limit', '1');
 ok( $node->wait_for_log(
 		qr/authstore: sweeper reloaded: .* cost delay 50 ms, cost limit 1$/m, $offset),
 	'sweeper logged the reloaded cost delay and limit');
+$offset = -s $node->logfile;
 set_expired_keys('postgres', 'paced:', 20);
 my %seen;
 for (my $i = 0; $i < 600; $i++)    # 60 s at most
@@ -252,8 +255,21 @@ for (my $i = 0; $i < 600; $i++)    # 60 s at most
 	usleep(100_000);
 }
 ok(exists $seen{0}, 'paced, the 20 expired keys are swept');
-cmp_ok(scalar(grep { $_ > 0 && $_ < 20 } keys %seen),
-	'>', 0, 'paced, they went in more than one transaction');
+my $between = grep { $_ > 0 && $_ < 20 } keys %seen;
+cmp_ok($between, '>', 4,
+	'paced, they went a few at a time, with naps between transactions');
+ok($node->wait_for_log(qr/authstore: swept 20 expired rows/, $offset),
+	'paced, in one cycle that ends');
+
+# The statements (authstore.direct_access = off) are never cut short, and a
+# paced cycle over them still ends: "swept" is logged once per cycle.
+$offset = alter_system_reload('authstore.direct_access', 'off');
+ok($node->wait_for_log(qr/parameter "authstore.direct_access" changed to "off"/, $offset),
+	'authstore.direct_access is off');
+set_expired_keys('postgres', 'paced_stmt:', 17);
+ok($node->wait_for_log(qr/authstore: swept 17 expired rows/, $offset),
+	'paced, with the statements, a cycle deletes the 17 keys and ends');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET authstore.direct_access');
 alter_system_reload('authstore.sweep_cost_limit', '1000');
 alter_system_reload('authstore.sweep_cost_delay', '2ms');
 
