@@ -49,8 +49,8 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/latch.h"
 #include "storage/bufmgr.h"
+#include "storage/latch.h"
 #include "utils/rel.h"
 
 #include "authstore.h"

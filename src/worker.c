@@ -13,11 +13,11 @@
  * A sweeper connects to its database and, every authstore.sweep_interval,
  * deletes expired rows in batches of authstore.sweep_batch_size, each batch
  * in its own short transaction, napping between batches as VACUUM does
- * (authstore.sweep_cost_delay, see sweep.c).  If the extension is not installed there it
- * reports so in shared memory and exits rather than stay connected (a
- * connected worker blocks DROP DATABASE, renames and use as a template); the
- * launcher then starts it again only every RECHECK_MS, and the sweeper says
- * so at LOG level only the first time.
+ * (authstore.sweep_cost_delay, see sweep.c).  If the extension is not
+ * installed there it reports so in shared memory and exits rather than stay
+ * connected (a connected worker blocks DROP DATABASE, renames and use as a
+ * template); the launcher then starts it again only every RECHECK_MS, and
+ * the sweeper says so at LOG level only the first time.
  *
  * Dynamic workers outlive the process that registered them, and a restarted
  * launcher knows nothing of its predecessor's sweepers.  A sweeper therefore
@@ -525,9 +525,14 @@ acquire_sweeper_lock(void)
 	}
 }
 
+/* The sweeper: reload the configuration if a SIGHUP asked for it. */
 static void
-log_reloaded_settings(void)
+sweeper_reload_config(void)
 {
+	if (!ConfigReloadPending)
+		return;
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
 	ereport(DEBUG1,
 			(errmsg("authstore: sweeper reloaded: interval %d ms, batch %d, cost delay %g ms, cost limit %d",
 					authstore_sweep_interval_ms, authstore_sweep_batch_size,
@@ -539,7 +544,6 @@ log_reloaded_settings(void)
  * find expired rows, with naps between them (see sweep.c).  Returns the rows
  * deleted; sets *installed.
  */
-
 static uint64
 sweep_database(bool *installed)
 {
@@ -576,13 +580,8 @@ sweep_database(bool *installed)
 			break;
 		authstore_sweep_delay();
 		/* a long sweep takes new pacing settings between batches */
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			log_reloaded_settings();
-			VacuumCostActive = authstore_sweep_cost_delay > 0;
-		}
+		sweeper_reload_config();
+		VacuumCostActive = authstore_sweep_cost_delay > 0;
 	}
 	VacuumCostActive = false;
 
@@ -631,12 +630,7 @@ authstore_sweeper_main(Datum main_arg)
 		TimestampTz next_sweep;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			log_reloaded_settings();
-		}
+		sweeper_reload_config();
 
 		MemoryContextSwitchTo(cycle_cxt);
 
