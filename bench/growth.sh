@@ -61,8 +61,8 @@ set -euo pipefail
 export TZ=UTC LC_ALL=C
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=bench/hugepages.sh
-. "$BENCH/hugepages.sh"
+# shellcheck source=bench/common.sh
+. "$BENCH/common.sh"
 REPO=$(cd "$BENCH/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 PGPORT=${AUTHSTORE_GROWTH_PG_PORT:-5478}
@@ -183,29 +183,13 @@ cleanup() {
 	for p in "$PGB_PID" "$POLL_PID"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
-	if [ -f "$PGDATA/postmaster.pid" ]; then
-		(cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop) >/dev/null 2>&1 ||
-			(cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop) >/dev/null 2>&1
-	fi
-	if [ -n "$REDIS_PID" ]; then
-		kill "$REDIS_PID" 2>/dev/null
-		wait "$REDIS_PID" 2>/dev/null
-	fi
-	hugepages_restore
-	if [ "$KEEP" = 1 ]; then
-		say "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
+	bench_teardown
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-as_postgres() { (cd / && runuser -u postgres -- "$@"); }
-psql_su() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres "$@"; }
 sql1() { psql_su -d "$DB" -At -F' ' -c "$1"; }   # one statement, unaligned output
-rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
 sleep_until() { sleep "$(awk -v t="$1" -v n="$(now_s)" 'BEGIN { d = t - n; printf "%.3f", (d > 0 ? d : 0) }')"; }

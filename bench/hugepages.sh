@@ -1,6 +1,8 @@
-# bench/hugepages.sh — sourced by bench/run.sh and bench/growth.sh for their
-# --huge-pages option: reserve enough 2 MB huge pages for a server's shared
-# memory (vm.nr_hugepages, as root) and give the old setting back on exit.
+# shellcheck shell=bash
+# bench/hugepages.sh — sourced (through bench/common.sh) by bench/run.sh and
+# bench/growth.sh for --huge-pages: reserve enough 2 MB huge pages for a
+# server's shared memory (vm.nr_hugepages, as root) and give the old setting
+# back on exit.
 #
 # Why: on the VM these benchmarks were written on, a backend pays dearly the
 # first time it touches each 4 kB page of shared memory, so 16 fresh

@@ -41,8 +41,8 @@ set -euo pipefail
 export TZ=UTC LC_ALL=C
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=bench/hugepages.sh
-. "$BENCH/hugepages.sh"
+# shellcheck source=bench/common.sh
+. "$BENCH/common.sh"
 REPO=$(cd "$BENCH/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 PGPORT=${AUTHSTORE_BENCH_PG_PORT:-5477}
@@ -136,29 +136,13 @@ cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM
-	if [ -f "$PGDATA/postmaster.pid" ]; then
-		(cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop) >/dev/null 2>&1 ||
-			(cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop) >/dev/null 2>&1
-	fi
-	if [ -n "$REDIS_PID" ]; then
-		kill "$REDIS_PID" 2>/dev/null
-		wait "$REDIS_PID" 2>/dev/null
-	fi
-	hugepages_restore
-	if [ "$KEEP" = 1 ]; then
-		say "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
+	bench_teardown
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-as_postgres() { (cd / && runuser -u postgres -- "$@"); }
-psql_su() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres "$@"; }
 psql_bench() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U bench -d bench "$@"; }
-rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
 
 # ---------------------------------------------------------------------------
 # PostgreSQL
