@@ -119,10 +119,44 @@ DROP TRIGGER kv_audit ON authstore.kv;
 -- and once it is gone, no notice
 SELECT auth_kv_set('k4', 'v');
 
+-- A NOT NULL a DBA adds to expires_at: a key without TTL is refused, by an
+-- update (nn1 exists) and by a new row (nn2) alike, and nothing changes.
+DELETE FROM authstore.kv WHERE expires_at IS NULL;
+SELECT auth_kv_set('nn1', 'ttl', 60);
+ALTER TABLE authstore.kv ALTER COLUMN expires_at SET NOT NULL;
+\set VERBOSITY terse
+SELECT auth_kv_set('nn1', 'no ttl');
+SELECT auth_kv_set('nn2', 'no ttl');
+\set VERBOSITY default
+SELECT auth_kv_get('nn1') AS nn1, auth_kv_get('nn2') AS nn2;
+ALTER TABLE authstore.kv ALTER COLUMN expires_at DROP NOT NULL;
+
+-- Many new rows, each inserted by a function, and a plain insert of tokens
+-- that the subject index must find.
+DO $$
+BEGIN
+	PERFORM auth_kv_set_if_not_exists('nx' || i, 'v', 60) FROM generate_series(1, 300) AS i;
+	PERFORM auth_kv_incr('ctr' || i) FROM generate_series(1, 300) AS i;
+	PERFORM auth_rl_hit('new' || i, 60, 3) FROM generate_series(1, 300) AS i;
+	PERFORM auth_token_issue('subject' || i % 10, 'p', 60) FROM generate_series(1, 300) AS i;
+END $$;
+SELECT count(*) FILTER (WHERE key LIKE 'nx%') AS nx,
+	   count(*) FILTER (WHERE key LIKE 'ctr%' AND value = '1') AS ctr
+  FROM authstore.kv;
+SELECT count(*) AS rl FROM authstore.rate_limit WHERE key LIKE 'new%' AND hits = 1;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS subject3 FROM authstore.token WHERE subject = 'subject3' AND purpose = 'p';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT auth_token_revoke('subject3') AS revoked;
+
 SELECT c.relname, bt_index_check(c.oid, true)
   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
- WHERE i.indrelid IN ('authstore.kv'::regclass, 'authstore.rate_limit'::regclass)
+ WHERE i.indrelid IN ('authstore.kv'::regclass, 'authstore.rate_limit'::regclass,
+					  'authstore.token'::regclass)
  ORDER BY c.relname;
 DROP EXTENSION amcheck;
 SELECT auth_kv_clear('');
 DELETE FROM authstore.rate_limit;
+DELETE FROM authstore.token;

@@ -116,6 +116,8 @@ extern TM_Result authstore_direct_lock(AuthstoreDirect *d);
 extern TM_Result authstore_direct_delete(AuthstoreDirect *d);
 extern void authstore_direct_update(AuthstoreDirect *d, Datum *values,
 									bool *isnull);
+extern bool authstore_direct_insert(AuthstoreDirect *d, Datum *values,
+									bool *isnull, bool speculative);
 extern bool authstore_direct_live(AuthstoreDirect *d, AttrNumber attno,
 								  TimestampTz now);
 extern Datum authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno);

@@ -5,9 +5,9 @@
  *	  update or delete it, the way the executor would, but without per-call
  *	  executor start-up, which is most of what one-row statements cost.
  *
- * The SQL functions use this "direct path" for rows that already exist,
- * and fall back to their prepared statement whenever it cannot decide
- * alone: a row to insert (ON CONFLICT handles concurrent inserters), a row
+ * The SQL functions use this "direct path" and fall back to their prepared
+ * statement whenever it cannot decide alone: a new row that conflicts with a
+ * concurrent inserter (ON CONFLICT waits for it and re-decides), a row
  * updated or deleted concurrently in a way the caller must re-decide, an
  * isolation level above READ COMMITTED (the statements raise the
  * serialization errors those levels need), a read-only transaction (the
@@ -20,7 +20,10 @@
  * one per statement), an MVCC index scan, table_tuple_lock with
  * TUPLE_LOCK_FLAG_FIND_LAST_VERSION to lock the latest version of a row
  * (as EvalPlanQual does), and table_tuple_update/delete followed by index
- * insertions when the update is not HOT.
+ * insertions when the update is not HOT.  A new row is inserted as INSERT
+ * ... ON CONFLICT inserts one: speculatively, under a speculative insertion
+ * lock, with the primary key checked by the index AM without raising an
+ * error, and taken back (heap_abort_speculative) on a conflict.
  *
  * Relation OIDs and whether a table qualifies are looked up once per
  * backend and forgotten on any relcache invalidation of the table, so a
@@ -41,6 +44,7 @@
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "nodes/primnodes.h"
+#include "storage/lmgr.h"
 #include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -56,18 +60,22 @@ typedef struct TableShape
 	int			natts;
 	const char *attnames[5];
 	Oid			atttypes[5];
+	bool		nullable[5];	/* the functions may store NULL here */
 } TableShape;
 
 static const TableShape shapes[AUTHSTORE_NTABLES] = {
 	[AUTHSTORE_KV] = {"kv", 3,
 		{"key", "value", "expires_at"},
-	{TEXTOID, TEXTOID, TIMESTAMPTZOID}},
+		{TEXTOID, TEXTOID, TIMESTAMPTZOID},
+	{false, false, true}},
 	[AUTHSTORE_RATE_LIMIT] = {"rate_limit", 4,
 		{"key", "hits", "last_hit", "window_end"},
-	{TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID}},
+		{TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	{false, false, false, false}},
 	[AUTHSTORE_TOKEN] = {"token", 4,
 		{"hash", "subject", "purpose", "expires_at"},
-	{BYTEAOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}},
+		{BYTEAOID, TEXTOID, TEXTOID, TIMESTAMPTZOID},
+	{false, false, false, false}},
 };
 
 /* What this backend knows about each table; relid invalid = look it up. */
@@ -137,9 +145,14 @@ check_table(AuthstoreTable table, Relation rel)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
+		/*
+		 * A NOT NULL the functions may violate is the statements' to
+		 * enforce (ExecConstraints); the direct path does not check.
+		 */
 		if (att->attisdropped || att->atttypid != shape->atttypes[i] ||
 			strcmp(NameStr(att->attname), shape->attnames[i]) != 0 ||
-			att->atthasdef || att->attgenerated)
+			att->atthasdef || att->attgenerated ||
+			(att->attnotnull && shape->nullable[i]))
 			return;
 	}
 	if (desc->constr != NULL && desc->constr->num_check > 0)
@@ -334,64 +347,157 @@ authstore_direct_delete(AuthstoreDirect *d)
 							  InvalidSnapshot, true, &tmfd, false);
 }
 
-/* Insert index entries for a new, non-HOT row version. */
-static void
-insert_index_entries(AuthstoreDirect *d, TupleTableSlot *oldslot,
-					 TupleTableSlot *newslot)
+/*
+ * Insert the index entry of one index for the row version in newslot, as
+ * ExecInsertIndexTuples does.  oldslot: the version it replaces (a non-HOT
+ * update), to tell the index AM whether the key changed; NULL for a new row.
+ * Returns index_insert's answer, which means something only for
+ * UNIQUE_CHECK_PARTIAL: false is a possible conflict.
+ */
+static bool
+insert_index_entry(AuthstoreDirect *d, Relation irel, TupleTableSlot *oldslot,
+				   TupleTableSlot *newslot, IndexUniqueCheck check)
 {
-	List	   *indexes = RelationGetIndexList(d->rel);
+	IndexInfo  *ii = BuildIndexInfo(irel);
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	bool		unchanged = oldslot != NULL;
+	int			i;
+
+	/* check_table() admitted no other kind, and our lock keeps it so */
+	if (ii->ii_Expressions != NIL || !predicate_supported(ii->ii_Predicate))
+		elog(ERROR, "authstore: unexpected index on a table used directly");
+
+	/* not ready: CREATE INDEX CONCURRENTLY will add the entry itself */
+	if (!ii->ii_ReadyForInserts)
+		return true;
+	if (ii->ii_Predicate != NIL)
+	{
+		NullTest   *nt = (NullTest *) linitial(ii->ii_Predicate);
+
+		if (slot_attisnull(newslot, ((Var *) nt->arg)->varattno))
+			return true;
+	}
+
+	for (i = 0; i < ii->ii_NumIndexAttrs; i++)
+	{
+		AttrNumber	attno = ii->ii_IndexAttrNumbers[i];
+
+		values[i] = slot_getattr(newslot, attno, &isnull[i]);
+		if (unchanged)
+		{
+			bool		oldnull;
+			Datum		old = slot_getattr(oldslot, attno, &oldnull);
+			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(d->rel),
+												  attno - 1);
+
+			if (oldnull != isnull[i] ||
+				(!oldnull && !datumIsEqual(old, values[i], att->attbyval,
+										   att->attlen)))
+				unchanged = false;
+		}
+	}
+#if PG_VERSION_NUM >= 140000
+	return index_insert(irel, values, isnull, &newslot->tts_tid, d->rel,
+						check, unchanged, ii);
+#else
+	return index_insert(irel, values, isnull, &newslot->tts_tid, d->rel,
+						check, ii);
+#endif
+}
+
+/*
+ * Insert the index entries of the row version in newslot into every index
+ * (see insert_index_entry for oldslot).  speculative: the primary key goes
+ * first and is checked as INSERT ... ON CONFLICT checks its arbiter index,
+ * without raising an error; false means a conflicting row exists or is
+ * being inserted, and the other indexes were left alone.  Any other unique
+ * index raises unique_violation, as it does for the statements.
+ */
+static bool
+insert_index_entries(AuthstoreDirect *d, TupleTableSlot *oldslot,
+					 TupleTableSlot *newslot, bool speculative)
+{
+	List	   *indexes;
 	ListCell   *lc;
 
+	if (speculative &&
+		!insert_index_entry(d, d->pkey, oldslot, newslot, UNIQUE_CHECK_PARTIAL))
+		return false;
+
+	indexes = RelationGetIndexList(d->rel);
 	foreach(lc, indexes)
 	{
-		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *ii = BuildIndexInfo(irel);
-		Datum		values[INDEX_MAX_KEYS];
-		bool		isnull[INDEX_MAX_KEYS];
-		bool		unchanged = true;
-		bool		skip = !ii->ii_ReadyForInserts;
-		int			i;
+		Relation	irel;
 
-		/* check_table() admitted no other kind, and our lock keeps it so */
-		if (ii->ii_Expressions != NIL || !predicate_supported(ii->ii_Predicate))
-			elog(ERROR, "authstore: unexpected index on a table used directly");
-
-		if (!skip && ii->ii_Predicate != NIL)
-		{
-			NullTest   *nt = (NullTest *) linitial(ii->ii_Predicate);
-
-			skip = slot_attisnull(newslot, ((Var *) nt->arg)->varattno);
-		}
-
-		if (!skip)
-		{
-			for (i = 0; i < ii->ii_NumIndexAttrs; i++)
-			{
-				AttrNumber	attno = ii->ii_IndexAttrNumbers[i];
-				bool		oldnull;
-				Datum		old = slot_getattr(oldslot, attno, &oldnull);
-				Form_pg_attribute att = TupleDescAttr(RelationGetDescr(d->rel),
-													  attno - 1);
-
-				values[i] = slot_getattr(newslot, attno, &isnull[i]);
-				if (oldnull != isnull[i] ||
-					(!oldnull && !datumIsEqual(old, values[i], att->attbyval,
-											   att->attlen)))
-					unchanged = false;
-			}
-#if PG_VERSION_NUM >= 140000
-			index_insert(irel, values, isnull, &newslot->tts_tid, d->rel,
-						 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-						 unchanged, ii);
-#else
-			index_insert(irel, values, isnull, &newslot->tts_tid, d->rel,
-						 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-						 ii);
-#endif
-		}
+		if (speculative && lfirst_oid(lc) == RelationGetRelid(d->pkey))
+			continue;
+		irel = index_open(lfirst_oid(lc), RowExclusiveLock);
+		insert_index_entry(d, irel, oldslot, newslot,
+						   irel->rd_index->indisunique ?
+						   UNIQUE_CHECK_YES : UNIQUE_CHECK_NO);
 		index_close(irel, NoLock);
 	}
 	list_free(indexes);
+	return true;
+}
+
+/* A virtual slot holding these column values; the caller drops it. */
+static TupleTableSlot *
+make_row(AuthstoreDirect *d, Datum *values, bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(d->rel);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, desc->natts * sizeof(Datum));
+	memcpy(slot->tts_isnull, isnull, desc->natts * sizeof(bool));
+	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
+/*
+ * Insert a new row with these values.
+ *
+ * speculative: as INSERT ... ON CONFLICT (column 1) inserts, for a key the
+ * caller found absent.  The row is inserted under a speculative insertion
+ * lock, so that others who meet it wait only for our decision, and the
+ * primary key's entry is checked without an error.  If a row with the key
+ * exists after all (committed since our snapshot) or is being inserted by
+ * another transaction, the row is taken back at once, as the executor does,
+ * and false tells the caller to use its statement, which waits for the
+ * other transaction and decides on its row.  We skip the executor's
+ * pre-check for a conflicting row: the caller's probe just found none, so
+ * a conflict is rare and costs only the retry.
+ *
+ * Otherwise a plain INSERT: a duplicate key raises unique_violation.
+ */
+bool
+authstore_direct_insert(AuthstoreDirect *d, Datum *values, bool *isnull,
+						bool speculative)
+{
+	TupleTableSlot *newslot = make_row(d, values, isnull);
+	bool		inserted = true;
+
+	if (!speculative)
+	{
+		table_tuple_insert(d->rel, newslot, d->cid, 0, NULL);
+		insert_index_entries(d, NULL, newslot, false);
+	}
+	else
+	{
+		TransactionId xid = GetCurrentTransactionId();
+		uint32		token = SpeculativeInsertionLockAcquire(xid);
+
+		table_tuple_insert_speculative(d->rel, newslot, d->cid, 0, NULL, token);
+		inserted = insert_index_entries(d, NULL, newslot, true);
+		table_tuple_complete_speculative(d->rel, newslot, token, inserted);
+		/* waiters re-check: a dead row, or one to wait on as any other */
+		SpeculativeInsertionLockRelease(xid);
+	}
+
+	ExecDropSingleTupleTableSlot(newslot);
+	return inserted;
 }
 
 /*
@@ -401,8 +507,7 @@ insert_index_entries(AuthstoreDirect *d, TupleTableSlot *oldslot,
 void
 authstore_direct_update(AuthstoreDirect *d, Datum *values, bool *isnull)
 {
-	TupleDesc	desc = RelationGetDescr(d->rel);
-	TupleTableSlot *newslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	TupleTableSlot *newslot = make_row(d, values, isnull);
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	TM_Result	result;
@@ -412,11 +517,6 @@ authstore_direct_update(AuthstoreDirect *d, Datum *values, bool *isnull)
 #else
 	bool		update_indexes;
 #endif
-
-	ExecClearTuple(newslot);
-	memcpy(newslot->tts_values, values, desc->natts * sizeof(Datum));
-	memcpy(newslot->tts_isnull, isnull, desc->natts * sizeof(bool));
-	ExecStoreVirtualTuple(newslot);
 
 	result = table_tuple_update(d->rel, &d->slot->tts_tid, newslot, d->cid,
 								d->snapshot, InvalidSnapshot, true, &tmfd,
@@ -433,7 +533,7 @@ authstore_direct_update(AuthstoreDirect *d, Datum *values, bool *isnull)
 	need_indexes = update_indexes;
 #endif
 	if (need_indexes)
-		insert_index_entries(d, d->slot, newslot);
+		insert_index_entries(d, d->slot, newslot, false);
 
 	ExecDropSingleTupleTableSlot(newslot);
 }

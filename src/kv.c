@@ -8,9 +8,10 @@
  * expired rows are treated as absent by every function (lazy expiry) until
  * the sweeper deletes them.  Each function is one statement, so its
  * atomicity is the statement's: row locks taken by DELETE and INSERT ... ON
- * CONFLICT decide concurrent callers.  When the key's row already exists, the
- * functions do the same with the same row locks without the executor
- * (direct.c) and fall back to the statement whenever that cannot decide.
+ * CONFLICT decide concurrent callers.  The functions do the same with the
+ * same row locks, and insert new rows speculatively as ON CONFLICT does,
+ * without the executor (direct.c); they fall back to the statement whenever
+ * that cannot decide.
  *
  *-------------------------------------------------------------------------
  */
@@ -179,41 +180,45 @@ delete_live_direct(Datum key, TimestampTz now, Datum *value)
 
 /*
  * Find and lock key's row for an update.  DIRECT_YES: locked, in d->slot.
- * DIRECT_NO: no row, or it was deleted while we waited.  DIRECT_UNDECIDED:
- * the statement must decide.  Ends the direct access itself unless YES.
+ * DIRECT_NO: no row, or it was deleted while we waited (a new row may be
+ * inserted).  DIRECT_UNDECIDED: the statement must decide.  The caller
+ * still ends the direct access.
  */
 static DirectOutcome
 lock_row_direct(AuthstoreDirect *d, Datum key)
 {
-	DirectOutcome outcome = DIRECT_NO;
-
-	if (authstore_direct_fetch(d, key))
+	if (!authstore_direct_fetch(d, key))
+		return DIRECT_NO;
+	switch (authstore_direct_lock(d))
 	{
-		switch (authstore_direct_lock(d))
-		{
-			case TM_Ok:
-				return DIRECT_YES;
-			case TM_Deleted:
-				break;
-			default:
-				outcome = DIRECT_UNDECIDED;
-				break;
-		}
+		case TM_Ok:
+			return DIRECT_YES;
+		case TM_Deleted:
+			return DIRECT_NO;
+		default:
+			return DIRECT_UNDECIDED;
 	}
-	authstore_direct_end(d);
-	return outcome;
 }
 
-/* Overwrite the row locked in d with value and expiry, and end. */
-static void
-update_row_direct(AuthstoreDirect *d, Datum key, Datum value, bool has_ttl,
-				  TimestampTz expires_at)
+/*
+ * Store value and expiry for key: overwrite the row lock_row_direct() found
+ * (found == DIRECT_YES) or insert one (DIRECT_NO).  false: a concurrent
+ * inserter of the key got there first, and the statement must decide.
+ */
+static bool
+write_row_direct(AuthstoreDirect *d, DirectOutcome found, Datum key,
+				 Datum value, bool has_ttl, TimestampTz expires_at)
 {
 	Datum		values[3] = {key, value, TimestampTzGetDatum(expires_at)};
 	bool		nulls[3] = {false, false, !has_ttl};
 
-	authstore_direct_update(d, values, nulls);
-	authstore_direct_end(d);
+	Assert(found != DIRECT_UNDECIDED);
+	if (found == DIRECT_YES)
+	{
+		authstore_direct_update(d, values, nulls);
+		return true;
+	}
+	return authstore_direct_insert(d, values, nulls, true);
 }
 
 Datum
@@ -240,11 +245,16 @@ auth_kv_set(PG_FUNCTION_ARGS)
 	{
 		AuthstoreDirect d;
 
-		if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
-			lock_row_direct(&d, key) == DIRECT_YES)
+		if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 		{
-			update_row_direct(&d, key, value, has_ttl, expires_at);
-			PG_RETURN_VOID();
+			DirectOutcome found = lock_row_direct(&d, key);
+			bool		done;
+
+			done = found != DIRECT_UNDECIDED &&
+				write_row_direct(&d, found, key, value, has_ttl, expires_at);
+			authstore_direct_end(&d);
+			if (done)
+				PG_RETURN_VOID();
 		}
 	}
 
@@ -354,16 +364,20 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 	args[3] = TimestampTzGetDatum(now);
 
 	/* A live row stays (and stays locked, as ON CONFLICT leaves it). */
-	if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
-		lock_row_direct(&d, args[0]) == DIRECT_YES)
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 	{
-		if (authstore_direct_live(&d, KV_EXPIRES_AT, now))
-		{
-			authstore_direct_end(&d);
-			PG_RETURN_BOOL(false);
-		}
-		update_row_direct(&d, args[0], args[1], nulls[2] == ' ', expires_at);
-		PG_RETURN_BOOL(true);
+		DirectOutcome found = lock_row_direct(&d, args[0]);
+		bool		done = true;
+
+		if (found == DIRECT_YES && authstore_direct_live(&d, KV_EXPIRES_AT, now))
+			stored = false;
+		else
+			stored = done = found != DIRECT_UNDECIDED &&
+				write_row_direct(&d, found, args[0], args[1], nulls[2] == ' ',
+								 expires_at);
+		authstore_direct_end(&d);
+		if (done)
+			PG_RETURN_BOOL(stored);
 	}
 
 	SPI_connect();
@@ -420,12 +434,13 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 	args[2] = TimestampTzGetDatum(now);
 
 	/* An expired row restarts at 1 with the new TTL; a live one keeps its TTL. */
-	if (authstore_direct_begin(&d, AUTHSTORE_KV, true) &&
-		lock_row_direct(&d, args[0]) == DIRECT_YES)
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 	{
-		text	   *value;
+		DirectOutcome found = lock_row_direct(&d, args[0]);
+		text	   *value = NULL;
+		bool		done = false;
 
-		if (authstore_direct_live(&d, KV_EXPIRES_AT, now))
+		if (found == DIRECT_YES && authstore_direct_live(&d, KV_EXPIRES_AT, now))
 		{
 			bool		no_expiry;
 			bool		isnull;
@@ -433,16 +448,19 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 
 			value = DatumGetTextPP(DirectFunctionCall1(authstore_incr_value,
 													   slot_getattr(d.slot, KV_VALUE, &isnull)));
-			update_row_direct(&d, args[0], PointerGetDatum(value), !no_expiry,
-							  no_expiry ? 0 : DatumGetTimestampTz(old_expiry));
+			done = write_row_direct(&d, found, args[0], PointerGetDatum(value),
+									!no_expiry,
+									no_expiry ? 0 : DatumGetTimestampTz(old_expiry));
 		}
-		else
+		else if (found != DIRECT_UNDECIDED)
 		{
 			value = cstring_to_text("1");
-			update_row_direct(&d, args[0], PointerGetDatum(value),
-							  nulls[1] == ' ', expires_at);
+			done = write_row_direct(&d, found, args[0], PointerGetDatum(value),
+									nulls[1] == ' ', expires_at);
 		}
-		PG_RETURN_INT64(strtoi64(text_to_cstring(value), NULL, 10));
+		authstore_direct_end(&d);
+		if (done)
+			PG_RETURN_INT64(strtoi64(text_to_cstring(value), NULL, 10));
 	}
 
 	SPI_connect();
@@ -561,23 +579,20 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 		DirectOutcome found = lock_row_direct(&d, key);
 
 		/* no row, or deleted while we waited: nothing to change */
-		if (found == DIRECT_NO)
-			PG_RETURN_BOOL(false);
-		if (found == DIRECT_YES)
+		changed = found == DIRECT_YES &&
+			authstore_direct_live(&d, KV_EXPIRES_AT, now);
+		if (changed)
 		{
-			changed = authstore_direct_live(&d, KV_EXPIRES_AT, now);
-			if (!changed)
-				authstore_direct_end(&d);
-			else
-			{
-				bool		isnull;
+			bool		isnull;
 
-				/* the old value, even if toasted: heap_update keeps it */
-				update_row_direct(&d, key, slot_getattr(d.slot, KV_VALUE, &isnull),
-								  has_ttl, expires_at);
-			}
-			PG_RETURN_BOOL(changed);
+			/* the old value, even if toasted: heap_update keeps it */
+			write_row_direct(&d, found, key,
+							 slot_getattr(d.slot, KV_VALUE, &isnull),
+							 has_ttl, expires_at);
 		}
+		authstore_direct_end(&d);
+		if (found != DIRECT_UNDECIDED)
+			PG_RETURN_BOOL(changed);
 	}
 
 	SPI_connect();

@@ -13,10 +13,10 @@
  *
  * The whole decision is one INSERT ... ON CONFLICT DO UPDATE, so the row
  * lock it takes serializes concurrent hits on a key: none is lost and no
- * more are allowed than the sequential algorithm would allow.  For a key
- * that has state, the direct path (direct.c) takes the same row lock and
- * makes the same decision without the executor; a denied hit then writes
- * nothing.
+ * more are allowed than the sequential algorithm would allow.  The direct
+ * path (direct.c) takes the same row lock and makes the same decision
+ * without the executor, and inserts a new key's state speculatively as ON
+ * CONFLICT does.  A denied hit writes nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -98,15 +98,16 @@ hit_result_desc(void)
 }
 
 /*
- * The hit decided on an existing row with the direct path; false when the
- * key has no state (or lost it while we waited) and the statement must
- * decide.  Same decision as hit_plan, from the locked latest version.
+ * The hit decided with the direct path; false when the statement must
+ * decide.  Same decision as hit_plan: from the locked latest version, or
+ * for a key without state (or that lost it while we waited) a new row.
  */
 static bool
 hit_direct(Datum key, TimestampTz now, int64 window, int32 max,
 		   int32 *hits, TimestampTz *last_hit, bool *denied)
 {
 	AuthstoreDirect d;
+	TM_Result	result;
 	bool		isnull;
 	int32		old_hits;
 	TimestampTz old_last_hit;
@@ -114,7 +115,25 @@ hit_direct(Datum key, TimestampTz now, int64 window, int32 max,
 
 	if (!authstore_direct_begin(&d, AUTHSTORE_RATE_LIMIT, true))
 		return false;
-	if (!authstore_direct_fetch(&d, key) || authstore_direct_lock(&d) != TM_Ok)
+	if (!authstore_direct_fetch(&d, key) ||
+		(result = authstore_direct_lock(&d)) == TM_Deleted)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		bool		inserted;
+
+		*denied = false;
+		*hits = 1;
+		*last_hit = now;
+		values[0] = key;
+		values[RL_HITS - 1] = Int32GetDatum(1);
+		values[RL_LAST_HIT - 1] = TimestampTzGetDatum(now);
+		values[RL_WINDOW_END - 1] = TimestampTzGetDatum(now + window);
+		inserted = authstore_direct_insert(&d, values, nulls, true);
+		authstore_direct_end(&d);
+		return inserted;
+	}
+	if (result != TM_Ok)
 	{
 		authstore_direct_end(&d);
 		return false;
