@@ -131,6 +131,42 @@ SELECT auth_kv_set('nn2', 'no ttl');
 SELECT auth_kv_get('nn1') AS nn1, auth_kv_get('nn2') AS nn2;
 ALTER TABLE authstore.kv ALTER COLUMN expires_at DROP NOT NULL;
 
+-- An identity column a DBA makes of rate_limit.hits: the statements refuse
+-- to write it, and the direct path steps aside for them.
+ALTER TABLE authstore.rate_limit ALTER COLUMN hits ADD GENERATED ALWAYS AS IDENTITY;
+\set VERBOSITY terse
+SELECT allowed FROM auth_rl_hit('s', 60, 2);
+SELECT allowed FROM auth_rl_hit('identity', 60, 2);
+\set VERBOSITY default
+ALTER TABLE authstore.rate_limit ALTER COLUMN hits DROP IDENTITY;
+
+-- A new key is one insert, not a speculative insertion taken back and redone
+-- by the statement (that would count one more insert and a delete).  The
+-- view also holds counts of earlier transactions not yet reported, but none
+-- are reported within a transaction block: count from a baseline.
+BEGIN;
+CREATE TEMP TABLE counts_before AS
+SELECT relname, n_tup_ins, n_tup_del FROM pg_stat_xact_user_tables
+ WHERE schemaname = 'authstore';
+SELECT auth_kv_set('fresh1', 'v', 60), auth_kv_set_if_not_exists('fresh2', 'v', 60),
+	   auth_kv_incr('fresh3') AS incr;
+SELECT allowed FROM auth_rl_hit('fresh4', 60, 3);
+SELECT auth_token_issue('fresh5', 'p', 60) IS NOT NULL AS issued;
+SELECT s.relname, s.n_tup_ins - b.n_tup_ins AS inserts, s.n_tup_del - b.n_tup_del AS deletes
+  FROM pg_stat_xact_user_tables s JOIN counts_before b USING (relname)
+ WHERE s.schemaname = 'authstore' ORDER BY s.relname;
+COMMIT;
+
+-- A new row rolled back to a savepoint is gone, and the key can be set again.
+BEGIN;
+SAVEPOINT a;
+SELECT auth_kv_set('fresh6', 'one', 60);
+ROLLBACK TO a;
+SELECT auth_kv_get('fresh6') AS after_rollback;
+SELECT auth_kv_set_if_not_exists('fresh6', 'two', 60) AS stored;
+COMMIT;
+SELECT auth_kv_get('fresh6') AS fresh6;
+
 -- Many new rows, each inserted by a function, and a plain insert of tokens
 -- that the subject index must find.
 DO $$

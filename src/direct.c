@@ -137,9 +137,9 @@ check_table(AuthstoreTable table, Relation rel)
 	c->usable = false;
 	c->pkey = InvalidOid;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
-		rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
-		desc->natts != shape->natts)
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
+		rel->trigdesc != NULL || rel->rd_rules != NULL ||
+		rel->rd_rel->relrowsecurity || desc->natts != shape->natts)
 		return;
 	for (i = 0; i < desc->natts; i++)
 	{
@@ -151,7 +151,7 @@ check_table(AuthstoreTable table, Relation rel)
 		 */
 		if (att->attisdropped || att->atttypid != shape->atttypes[i] ||
 			strcmp(NameStr(att->attname), shape->attnames[i]) != 0 ||
-			att->atthasdef || att->attgenerated ||
+			att->atthasdef || att->attgenerated || att->attidentity ||
 			(att->attnotnull && shape->nullable[i]))
 			return;
 	}
@@ -165,9 +165,15 @@ check_table(AuthstoreTable table, Relation rel)
 		IndexInfo  *ii = BuildIndexInfo(irel);
 		bool		ok;
 
+		/*
+		 * Only the primary key may be unique: the statements' ON CONFLICT
+		 * (key) takes any other unique index on key as an arbiter too, and
+		 * a speculative insertion checks only the primary key.
+		 */
 		ok = irel->rd_rel->relam == BTREE_AM_OID &&
 			ii->ii_Expressions == NIL && ii->ii_ExclusionOps == NULL &&
-			predicate_supported(ii->ii_Predicate);
+			predicate_supported(ii->ii_Predicate) &&
+			(irel->rd_index->indisprimary || !irel->rd_index->indisunique);
 
 		if (ok && irel->rd_index->indisprimary)
 		{
@@ -364,13 +370,16 @@ insert_index_entry(AuthstoreDirect *d, Relation irel, TupleTableSlot *oldslot,
 	bool		unchanged = oldslot != NULL;
 	int			i;
 
+	/*
+	 * Not ready: CREATE INDEX CONCURRENTLY, which started after
+	 * check_table() and waits for us, will add the entry itself.
+	 */
+	if (!ii->ii_ReadyForInserts)
+		return true;
+
 	/* check_table() admitted no other kind, and our lock keeps it so */
 	if (ii->ii_Expressions != NIL || !predicate_supported(ii->ii_Predicate))
 		elog(ERROR, "authstore: unexpected index on a table used directly");
-
-	/* not ready: CREATE INDEX CONCURRENTLY will add the entry itself */
-	if (!ii->ii_ReadyForInserts)
-		return true;
 	if (ii->ii_Predicate != NIL)
 	{
 		NullTest   *nt = (NullTest *) linitial(ii->ii_Predicate);
