@@ -30,3 +30,25 @@ bench_teardown() {
 		rm -rf "$WORK"
 	fi
 }
+
+# The value the set workloads write: a 204-byte Better Auth session.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+BENCH_VAL='{"session":{"id":"s_000000048213","userId":"u_48213","expiresAt":"2026-12-31T23:59:59.000Z","ipAddress":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}}'
+
+# The preloaded value of session i, as an SQL expression in i (~200 bytes).
+BENCH_VALUE_SQL="format('{\"session\":{\"id\":\"s_%s\",\"userId\":\"u_%s\",\"expiresAt\":\"2026-12-31T23:59:59.000Z\",\"ipAddress\":\"203.0.113.7\",\"userAgent\":\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\"}}', lpad(i::text, 12, '0'), i)"
+
+# bench_load_sessions FUNCTION KEYS: SQL that stores KEYS sessions
+# 'sess:1'..'sess:KEYS' (TTL 1 day) with FUNCTION, which is auth_kv_set or
+# the peer's peer.kv_set.
+bench_load_sessions() {
+	cat <<SQL
+DO \$\$
+BEGIN
+	FOR i IN 1..$2 LOOP
+		PERFORM $1('sess:' || i, $BENCH_VALUE_SQL, 86400);
+	END LOOP;
+END
+\$\$;
+SQL
+}

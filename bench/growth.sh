@@ -588,8 +588,8 @@ SWEEP_DEFAULTS=$(sql1 "SELECT CASE WHEN bool_and(source = 'default') THEN 'the d
 # The key space: 'sess:<i>' -> ~200-byte JSON, TTL 1 day (as in bench/run.sh)
 # ---------------------------------------------------------------------------
 # the value the set workload writes (204 bytes, bench/run.sh's)
-VAL='{"session":{"id":"s_000000048213","userId":"u_48213","expiresAt":"2026-12-31T23:59:59.000Z","ipAddress":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}}'
-VALUE_SQL="format('{\"session\":{\"id\":\"s_%s\",\"userId\":\"u_%s\",\"expiresAt\":\"2026-12-31T23:59:59.000Z\",\"ipAddress\":\"203.0.113.7\",\"userAgent\":\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\"}}', lpad(i::text, 12, '0'), i)"
+VAL=$BENCH_VAL
+VALUE_SQL=$BENCH_VALUE_SQL
 
 # Keys FROM..TO, straight into the table as superuser (much faster than 10M
 # auth_kv_set calls).  Distinct expiry times, 1 day + i us from now, as

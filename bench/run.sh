@@ -211,22 +211,11 @@ cc -O2 -Wall -o "$WORK/redis_pair" "$BENCH/redis_pair.c" -lhiredis -lm
 # The key space: 100,000 sessions, ~200-byte JSON, TTL 1 day, in all three
 # ---------------------------------------------------------------------------
 say "loading $KEYS keys into authstore, the peer and Redis"
-# the value the set workloads write (204 bytes)
-VAL='{"session":{"id":"s_000000048213","userId":"u_48213","expiresAt":"2026-12-31T23:59:59.000Z","ipAddress":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}}'
+# the value the set workloads write (bench/common.sh)
+VAL=$BENCH_VAL
 # authstore, the peer and Redis load in parallel (three processes, 2 cores)
-load_pg() { # function prefix
-	psql_bench <<SQL
-DO \$\$
-BEGIN
-	FOR i IN 1..$KEYS LOOP
-		PERFORM $1('sess:' || i,
-			format('{"session":{"id":"s_%s","userId":"u_%s","expiresAt":"2026-12-31T23:59:59.000Z","ipAddress":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}}',
-				   lpad(i::text, 12, '0'), i),
-			86400);
-	END LOOP;
-END
-\$\$;
-SQL
+load_pg() { # function: auth_kv_set or peer.kv_set
+	bench_load_sessions "$1" "$KEYS" | psql_bench
 }
 load_pg auth_kv_set &
 LOAD1=$!
