@@ -13,8 +13,9 @@
 # workload runs pgbench -M prepared with N clients over TCP loopback, and
 # records "perf record -a" for S seconds once the clients are warm.  For
 # each workload it prints:
-#   - tps and the machine's CPU time per transaction (busy time in
-#     /proc/stat over the recorded window, all processes, perf included);
+#   - tps inside the recorded window (pgbench's per-second progress) and
+#     the machine's CPU time per transaction (busy time in /proc/stat over
+#     the window, all processes, perf included);
 #   - that time split by process and object: the backends' own code
 #     (postgres), the kernel working for them, libc, authstore.so, and the
 #     pgbench client;
@@ -148,21 +149,33 @@ cpu_ticks() {
 	awk '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
 }
 
+printf 'bench/profile.sh: %s, %s clients, %s s per workload%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+	"$CLIENTS" "$SECS" "$([ "$HUGE" = 1 ] && echo ', huge pages')"
+printf 'repository at %s; load average before: %s\n' \
+	"$(git -C "$BENCH" describe --always --dirty 2>/dev/null || echo '?')" "$(cut -d' ' -f1-3 /proc/loadavg)"
 for w in "${WORKLOADS[@]}"; do
 	say "$w: $CLIENTS clients, perf over $SECS s"
 	# 6 s to connect and warm up before perf starts, 2 s after it stops
+	# progress every second with Unix timestamps, to count the transactions
+	# of the recorded window only (not those of the warm-up)
 	"$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U bench -n -M prepared \
 		-T "$((SECS + 8))" -c "$CLIENTS" -j $((CLIENTS < 2 ? CLIENTS : 2)) \
+		-P 1 --progress-timestamp \
 		-f "$BENCH/sql/$w.sql" -D "val=$VAL" bench >"$WORK/$w.pgbench" 2>&1 &
 	pgb=$!
 	sleep 6
 	read -r b1 t1 < <(cpu_ticks)
+	w1=$(date +%s.%N)
 	perf record -a -F 999 -o "$WORK/$w.perf" -- sleep "$SECS" >"$WORK/$w.perf.log" 2>&1
+	w2=$(date +%s.%N)
 	read -r b2 t2 < <(cpu_ticks)
 	wait "$pgb" || { cat "$WORK/$w.pgbench" >&2; die "pgbench failed: $w"; }
 	grep -q '^number of failed transactions: 0 ' "$WORK/$w.pgbench" ||
 		{ cat "$WORK/$w.pgbench" >&2; die "failed transactions: $w"; }
-	tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/$w.pgbench")
+	# mean of the per-second rates reported inside the window
+	tps=$(awk -v a="$w1" -v b="$w2" '$1 == "progress:" && $2 > a + 1 && $2 <= b + 0.5 {
+		n++; s += $4 } END { if (n) printf "%.1f", s / n }' "$WORK/$w.pgbench")
+	[ -n "$tps" ] || { cat "$WORK/$w.pgbench" >&2; die "no progress lines in the window: $w"; }
 	perf report -i "$WORK/$w.perf" --no-children --sort comm,dso -q -t '|' \
 		>"$WORK/$w.dso" 2>/dev/null
 	perf report -i "$WORK/$w.perf" --no-children --comm postgres \
@@ -205,3 +218,4 @@ for pct, dso, sym in list(rows(sym_file))[:12]:
     print(f"   {us(pct):6.2f}  {dso:13s} {sym.replace('[.] ', '')}")
 PY
 done
+printf 'load average after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
