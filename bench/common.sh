@@ -11,6 +11,30 @@ as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 psql_su() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres "$@"; }
 rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
 
+# bench_start_postgres NAME DB SETTINGS: initdb in $PGDATA and start a
+# throwaway server for script NAME: loopback on $PGPORT, its socket in
+# $WORK, authstore preloaded with its worker on database DB, and the
+# postgresql.conf lines in SETTINGS.  Reserve huge pages before.  Uses the
+# caller's say() and die().
+bench_start_postgres() {
+	say "starting PostgreSQL 15 on 127.0.0.1:$PGPORT (work dir $WORK)"
+	chown postgres:postgres "$WORK"
+	as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 \
+		--locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+	cat >>"$PGDATA/postgresql.conf" <<EOF
+
+# $1
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$WORK'
+shared_preload_libraries = 'authstore'
+authstore.database = '$2'
+$3
+EOF
+	as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgresql.log" -w -t 60 start >/dev/null ||
+		{ tail -n 20 "$WORK/postgresql.log" >&2; die "could not start PostgreSQL"; }
+}
+
 # The end of every run, after an error or Ctrl-C too (from the caller's EXIT
 # trap): stop PostgreSQL (fast, else immediate) and Redis, give the huge
 # pages back, and delete the work directory unless --keep.

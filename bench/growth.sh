@@ -531,10 +531,6 @@ PY
 # ---------------------------------------------------------------------------
 DROP=$(awk -v w="$WARM" -v r="$RAMP" 'BEGIN { print w + r }')
 say "mode $MODE: keys $KEYS_SMALL -> $KEYS_BIG, sweeps of $SWEEP_ROWS rows, rounds=$ROUNDS, runs of $SECS+$RAMP s with $DROP s dropped"
-say "starting PostgreSQL 15 on 127.0.0.1:$PGPORT (work dir $WORK)"
-chown postgres:postgres "$WORK"
-as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 \
-	--locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
 # Defaults except memory and connections; the sweep settings stay at their
 # defaults (authstore.sweep_interval = 1s, authstore.sweep_batch_size = 10000).
 if [ "$HUGE" = 1 ]; then
@@ -545,20 +541,9 @@ if [ "$HUGE" = 1 ]; then
 	esac
 	hugepages_reserve "$sb_mb" || die "--huge-pages: no huge pages"
 fi
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# bench/growth.sh
-listen_addresses = '127.0.0.1'
-port = $PGPORT
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'authstore'
-authstore.database = '$DB'
-shared_buffers = $SHARED_BUFFERS
+bench_start_postgres bench/growth.sh "$DB" "shared_buffers = $SHARED_BUFFERS
 max_connections = 50
-huge_pages = $([ "$HUGE" = 1 ] && echo on || echo try)
-EOF
-as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgresql.log" -w -t 60 start >/dev/null ||
-	{ tail -n 20 "$WORK/postgresql.log" >&2; die "could not start PostgreSQL"; }
+huge_pages = $([ "$HUGE" = 1 ] && echo on || echo try)"
 
 psql_su -d postgres <<SQL
 CREATE ROLE bench LOGIN;

@@ -108,30 +108,15 @@ trap 'exit 130' INT TERM
 
 psql_bench() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U bench -d bench "$@"; }
 
-say "starting PostgreSQL 15 on 127.0.0.1:$PGPORT (work dir $WORK)"
-chown postgres:postgres "$WORK"
-as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 \
-	--locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
 TUNING="wal_writer_flush_after = 0"
 if [ "$HUGE" = 1 ]; then
 	hugepages_reserve 1024 || die "--huge-pages: no huge pages"
 	TUNING="$TUNING
 huge_pages = on"
 fi
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# bench/profile.sh (bench/run.sh's settings)
-listen_addresses = '127.0.0.1'
-port = $PGPORT
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'authstore'
-authstore.database = 'bench'
-shared_buffers = 1GB
+bench_start_postgres "bench/profile.sh (bench/run.sh's settings)" bench "shared_buffers = 1GB
 max_connections = 100
-$TUNING
-EOF
-as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgresql.log" -w -t 60 start >/dev/null ||
-	{ tail -n 20 "$WORK/postgresql.log" >&2; die "could not start PostgreSQL"; }
+$TUNING"
 psql_su -d postgres -c "CREATE ROLE bench LOGIN" -c "CREATE DATABASE bench OWNER bench"
 psql_su -d bench -c "SET client_min_messages = warning" -c "CREATE EXTENSION authstore" \
 	-c "GRANT authstore_user TO bench"

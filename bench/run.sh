@@ -147,10 +147,6 @@ psql_bench() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" 
 # ---------------------------------------------------------------------------
 # PostgreSQL
 # ---------------------------------------------------------------------------
-say "starting PostgreSQL 15 on 127.0.0.1:$PGPORT (work dir $WORK)"
-chown postgres:postgres "$WORK"
-as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 \
-	--locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
 # Defaults except memory and, unless --stock, the tuning README.md recommends
 # for authstore (section Operations, "Tuning"): the WAL writer flushes what it
 # writes, so that asynchronous commits stop waking it with a signal each.
@@ -162,20 +158,9 @@ if [ "$HUGE" = 1 ]; then
 	TUNING="$TUNING
 huge_pages = on"
 fi
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# bench/run.sh
-listen_addresses = '127.0.0.1'
-port = $PGPORT
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'authstore'
-authstore.database = 'bench'
-shared_buffers = 1GB
+bench_start_postgres bench/run.sh bench "shared_buffers = 1GB
 max_connections = 100
-$TUNING
-EOF
-as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgresql.log" -w -t 60 start >/dev/null ||
-	{ tail -n 20 "$WORK/postgresql.log" >&2; die "could not start PostgreSQL"; }
+$TUNING"
 
 psql_su -d postgres <<'SQL'
 CREATE ROLE bench LOGIN;
