@@ -11,6 +11,26 @@ as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 psql_su() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres "$@"; }
 rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
 
+# bench_packages PACKAGE...: install those not installed (apt-get), unless
+# the caller's APT is 0, which makes a missing package an error; then check
+# that authstore is installed.  Uses the caller's say() and die().
+bench_packages() {
+	local missing
+	missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "$@" 2>/dev/null |
+		awk '$1 == "ii" { print $2 }' | sort | comm -13 - <(printf '%s\n' "$@" | sort) |
+		tr '\n' ' ')
+	if [ -n "$missing" ]; then
+		[ "$APT" = 1 ] || die "missing packages: $missing(--no-apt given)"
+		say "installing: $missing"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		# shellcheck disable=SC2086  # a word list
+		apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	fi
+	[ -f "$("$PGBIN/pg_config" --pkglibdir)/authstore.so" ] ||
+		die "authstore is not installed: run 'make && make install' in the repository first"
+}
+
 # bench_start_postgres NAME DB SETTINGS: initdb in $PGDATA and start a
 # throwaway server for script NAME: loopback on $PGPORT, its socket in
 # $WORK, authstore preloaded with its worker on database DB, and the

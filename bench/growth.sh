@@ -124,29 +124,9 @@ case $ROUNDS in '' | *[!0-9]* | 0) die "--rounds must be a positive integer" ;; 
 [ "$(id -u)" -eq 0 ] || die "run me as root (I may install packages, and I run servers as the postgres user)"
 
 # ---------------------------------------------------------------------------
-# Commands, packages (apt-get only when a command is missing)
+# Packages (apt-get only when one is missing)
 # ---------------------------------------------------------------------------
-missing=
-need() { [ -x "$1" ] || command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
-need "$PGBIN/initdb" postgresql-15
-need "$PGBIN/pg_ctl" postgresql-15
-need "$PGBIN/psql" postgresql-client-15
-need "$PGBIN/pgbench" postgresql-client-15
-need redis-server redis-server
-need redis-cli redis-tools
-need "$PY" python3
-need awk mawk
-missing=$(tr ' ' '\n' <<<"$missing" | sed '/^$/d' | sort -u | tr '\n' ' ')
-if [ -n "$missing" ]; then
-	[ "$APT" = 1 ] || die "missing packages: $missing(--no-apt given)"
-	say "installing: $missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# shellcheck disable=SC2086  # a word list
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
-[ -f "$("$PGBIN/pg_config" --pkglibdir)/authstore.so" ] ||
-	die "authstore is not installed: run 'make && make install' in $REPO first"
+bench_packages postgresql-15 postgresql-client-15 redis-server redis-tools python3 mawk
 
 for p in "$PGPORT" "$RPORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then

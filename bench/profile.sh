@@ -75,20 +75,7 @@ for w in "${WORKLOADS[@]}"; do
 done
 [ "$(id -u)" -eq 0 ] || die "run me as root (I install packages, run perf -a and servers)"
 
-PKGS="postgresql-15 postgresql-client-15 linux-perf python3"
-# shellcheck disable=SC2086  # PKGS is a word list
-missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PKGS 2>/dev/null |
-	awk '$1 == "ii" { print $2 }' | sort | comm -13 - <(tr ' ' '\n' <<<"$PKGS" | sort))
-if [ -n "$missing" ]; then
-	[ "$APT" = 1 ] || die "missing packages: $missing"
-	say "installing: $missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
-[ -f "$("$PGBIN/pg_config" --pkglibdir)/authstore.so" ] ||
-	die "authstore is not installed: run 'make && make install' first"
+bench_packages postgresql-15 postgresql-client-15 linux-perf python3
 if (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null; then
 	die "port $PGPORT on 127.0.0.1 is already in use"
 fi

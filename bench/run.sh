@@ -100,20 +100,8 @@ for c in $CLIENTS; do case $c in *[!0-9]* | 0) die "bad client count '$c'" ;; es
 # ---------------------------------------------------------------------------
 # Packages
 # ---------------------------------------------------------------------------
-PKGS="postgresql-15 postgresql-client-15 redis-server redis-tools libhiredis-dev gcc libc6-dev python3"
-# shellcheck disable=SC2086  # PKGS is a word list
-missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PKGS 2>/dev/null |
-	awk '$1 == "ii" { print $2 }' | sort | comm -13 - <(tr ' ' '\n' <<<"$PKGS" | sort))
-if [ -n "$missing" ]; then
-	[ "$APT" = 1 ] || die "missing packages: $missing"
-	say "installing: $missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
-[ -f "$("$PGBIN/pg_config" --pkglibdir)/authstore.so" ] ||
-	die "authstore is not installed: run 'make && make install' in $REPO first"
+bench_packages postgresql-15 postgresql-client-15 redis-server redis-tools libhiredis-dev \
+	gcc libc6-dev python3
 
 for p in "$PGPORT" "$RPORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
