@@ -131,6 +131,15 @@ SELECT auth_kv_set('nn2', 'no ttl');
 SELECT auth_kv_get('nn1') AS nn1, auth_kv_get('nn2') AS nn2;
 ALTER TABLE authstore.kv ALTER COLUMN expires_at DROP NOT NULL;
 
+-- A rule on the table: the statements refuse it (ON CONFLICT cannot be used
+-- with UPDATE rules), and the direct path steps aside for them.
+CREATE RULE kv_notify AS ON UPDATE TO authstore.kv DO ALSO NOTIFY kv_changed;
+\set VERBOSITY terse
+SELECT auth_kv_set('nn1', 'with a rule', 60);
+\set VERBOSITY default
+SELECT auth_kv_get('nn1') AS nn1;
+DROP RULE kv_notify ON authstore.kv;
+
 -- An identity column a DBA makes of rate_limit.hits: the statements refuse
 -- to write it, and the direct path steps aside for them.
 ALTER TABLE authstore.rate_limit ALTER COLUMN hits ADD GENERATED ALWAYS AS IDENTITY;
