@@ -1,6 +1,6 @@
 # authstore — PGXS build.  `make && make install && make installcheck`.
 EXTENSION = authstore
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = authstore
 OBJS = \

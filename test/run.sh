@@ -12,12 +12,13 @@
 # + TAP assertions) and exits non-zero when anything failed.
 #
 # Environment: AUTHSTORE_SKIP_APT=1 skips apt-get; AUTHSTORE_TEST_PORT picks
-# the throwaway cluster's port (default 54329).
+# the throwaway cluster's port (default 54329); PG_CONFIG picks the
+# PostgreSQL installation (default: Debian's 15).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 port=${AUTHSTORE_TEST_PORT:-54329}
-pg_bin=/usr/lib/postgresql/15/bin
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -33,6 +34,10 @@ if [ -z "${AUTHSTORE_SKIP_APT:-}" ]; then
 	apt-get install -y -qq build-essential postgresql-15 postgresql-server-dev-15 \
 		libsodium-dev libipc-run-perl >/dev/null
 fi
+
+pg_bin=$("$PG_CONFIG" --bindir)
+# TAP clusters and pg_regress find initdb, pg_ctl and psql on PATH.
+export PATH="$pg_bin:$PATH"
 
 cd "$repo"
 say "building (warnings are errors)"
@@ -63,7 +68,7 @@ cleanup() {
 trap cleanup EXIT
 tar -C "$repo" --exclude=.git -cf - . | tar -C "$work" -xf - --one-top-level=tree
 chown -R postgres "$work"
-as_pg() { runuser -u postgres -- env -C "$work/tree" "$@"; }
+as_pg() { runuser -u postgres -- env -C "$work/tree" PATH="$PATH" PG_CONFIG="$PG_CONFIG" "$@"; }
 
 say "starting a throwaway cluster with authstore preloaded (port $port)"
 as_pg "$pg_bin/initdb" -D "$work/data" -A trust -U postgres >/dev/null

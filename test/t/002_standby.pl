@@ -136,7 +136,7 @@ is($standby->safe_psql('postgres', 'SHOW authstore.database'),
 	'postgres', 'standby: the library is loaded (its GUC exists)');
 is( $standby->safe_psql('postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'authstore'"),
-	'0.1.0',
+	'0.2.0',
 	'standby: the extension catalog entry replicated');
 
 # Why the check exists: the unlogged table itself is unreadable there.

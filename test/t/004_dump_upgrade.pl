@@ -5,9 +5,9 @@
 #  1. Extension versions: ALTER EXTENSION authstore UPDATE at the latest
 #     version is a no-op; every older version listed in
 #     pg_available_extension_versions is installed, updated to the default
-#     version and compared, object by object, with a fresh install.  Today
-#     0.1.0 is the only version, so that loop has nothing to do; it starts
-#     testing the upgrade scripts as soon as they exist.
+#     version and compared, object by object, with a fresh install.  Data
+#     stored before the update (keys with and without a TTL, a counter,
+#     rate-limit state, a token) must read the same after it.
 #  2. pg_dump / pg_restore.  The storage tables are extension members without
 #     pg_extension_config_dump(), so a dump holds only CREATE EXTENSION (and
 #     any ACL changes made to the extension's functions after it was
@@ -31,7 +31,7 @@ use AuthstoreTest;
 
 # Every released version, oldest first.  Add each release here: the update
 # test below then installs every older one and updates it.
-my @released = ('0.1.0');
+my @released = ('0.1.0', '0.2.0');
 
 # A value that must never appear in a dump.
 my $marker = 'MARKER-d7c2e9a41b';
@@ -274,7 +274,29 @@ for my $v (@older)
 			WHERE source = '$v' AND target = '$released[-1]'}),
 		'',
 		"there is an update path from $v to $released[-1]");
+	# Data written under $v, read back after the update.
+	my $token = $node->safe_psql(
+		$db, q{
+		SELECT auth_kv_set('plain', 'v1');
+		SELECT auth_kv_set('ttl', 'v2', 3600);
+		SELECT auth_kv_incr('ctr');
+		SELECT auth_kv_incr('ctr');
+		SELECT count FROM auth_rl_hit('rl', 3600, 5);
+		SELECT count FROM auth_rl_hit('rl', 3600, 5);
+		SELECT auth_token_issue('subj', 'reset', 3600);});
+	$token = (split /\n/, $token)[-1];
+	my $read_back = q{
+		SELECT concat_ws('|', auth_kv_get('plain'), auth_kv_ttl('plain'),
+		                 auth_kv_get('ttl'), auth_kv_ttl('ttl') BETWEEN 3000 AND 3600,
+		                 auth_kv_get('ctr'), (SELECT string_agg(k, ',' ORDER BY k) FROM auth_kv_keys('') k))};
+	my $before = $node->safe_psql($db, $read_back);
+	is($before, 'v1|Infinity|v2|t|2|ctr,plain,ttl', "$v: data stored before the update");
 	$node->safe_psql($db, 'ALTER EXTENSION authstore UPDATE');
+	is($node->safe_psql($db, $read_back), $before, "$v updated to $released[-1]: keys, values and TTLs survive");
+	is($node->safe_psql($db, q{SELECT count || ' ' || allowed FROM auth_rl_hit('rl', 3600, 5)}),
+		'3 true', "$v updated to $released[-1]: rate-limit state survives (third hit counts 3)");
+	is($node->safe_psql($db, qq{SELECT auth_token_consume('$token', 'reset')}),
+		'subj', "$v updated to $released[-1]: a token issued before the update is consumed after it");
 	is($node->safe_psql($db,
 			"SELECT extversion FROM pg_extension WHERE extname = 'authstore'"),
 		$released[-1], "$v updated to $released[-1]");

@@ -1,0 +1,262 @@
+/*
+ * authstore--0.2.0.sql
+ *	  Storage (private schema "authstore", unlogged tables) and the SQL API
+ *	  (created in the extension's schema) of authstore 0.2.0.
+ *
+ * Every function is SECURITY DEFINER so that application roles never need
+ * privileges on the tables; the C code uses only schema-qualified names and
+ * operators, so the caller's search_path cannot change what it does.
+ */
+
+\echo Use "CREATE EXTENSION authstore" to load this file. \quit
+
+CREATE SCHEMA authstore;
+REVOKE ALL ON SCHEMA authstore FROM PUBLIC;
+COMMENT ON SCHEMA authstore IS 'authstore private storage; use the auth_* functions, not these tables';
+
+/*
+ * Key-value rows.  Keys compare bytewise (COLLATE "C") so that prefix scans
+ * and key order do not depend on the database's locale.  expires_at NULL
+ * means the key never expires.  expires_at is deliberately not indexed, so
+ * that an auth_kv_set() that moves a key's expiry can be a HOT update; the
+ * sweeper finds expired rows by walking the table (src/sweep.c).
+ */
+CREATE UNLOGGED TABLE authstore.kv (
+	key			text COLLATE "C" NOT NULL,
+	value		text NOT NULL,
+	expires_at	timestamptz,
+	CONSTRAINT kv_pkey PRIMARY KEY (key)
+) WITH (
+	fillfactor = 90,
+	autovacuum_vacuum_scale_factor = 0.02,
+	autovacuum_analyze_scale_factor = 0.05
+);
+
+/*
+ * Rate-limit state, one row per key.  window_end (last allowed hit + the
+ * window) lets the sweeper find idle state; it is deliberately not indexed so
+ * that every hit stays a HOT update.  A denied hit changes nothing.
+ */
+CREATE UNLOGGED TABLE authstore.rate_limit (
+	key			text COLLATE "C" NOT NULL,
+	hits		integer NOT NULL,
+	last_hit	timestamptz NOT NULL,
+	window_end	timestamptz NOT NULL,
+	CONSTRAINT rate_limit_pkey PRIMARY KEY (key)
+) WITH (
+	fillfactor = 70,
+	autovacuum_vacuum_scale_factor = 0.02,
+	autovacuum_analyze_scale_factor = 0.05
+);
+
+/*
+ * One-time tokens.  Only SHA-256 of the token string is stored; the token
+ * itself exists only in the caller's hands.  Like the other tables, no index
+ * on the expiry: the sweeper walks the table.
+ */
+CREATE UNLOGGED TABLE authstore.token (
+	hash		bytea NOT NULL,
+	subject		text COLLATE "C" NOT NULL,
+	purpose		text COLLATE "C" NOT NULL,
+	expires_at	timestamptz NOT NULL,
+	CONSTRAINT token_pkey PRIMARY KEY (hash)
+) WITH (
+	autovacuum_vacuum_scale_factor = 0.02,
+	autovacuum_analyze_scale_factor = 0.05
+);
+
+CREATE INDEX token_subject_idx ON authstore.token (subject, purpose);
+
+REVOKE ALL ON TABLE authstore.kv, authstore.rate_limit, authstore.token FROM PUBLIC;
+
+-- Internal helper of auth_kv_incr: the increment of a stored integer, with
+-- Redis' errors for non-integers and overflow.  Not callable by PUBLIC.
+CREATE FUNCTION authstore.incr_value(value text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'authstore_incr_value'
+LANGUAGE C STRICT IMMUTABLE;
+REVOKE ALL ON FUNCTION authstore.incr_value(text) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Key-value API
+------------------------------------------------------------------------------
+
+CREATE FUNCTION auth_kv_set(key text, value text, ttl_seconds double precision DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'auth_kv_set'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_get(key text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'auth_kv_get'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_take(key text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'auth_kv_take'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_set_if_not_exists(key text, value text, ttl_seconds double precision DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_kv_set_if_not_exists'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_delete(key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_kv_delete'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_incr(key text, ttl_seconds double precision DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_kv_incr'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_ttl(key text)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'auth_kv_ttl'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_expire(key text, ttl_seconds double precision)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_kv_expire'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_keys(prefix text DEFAULT '')
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'auth_kv_keys'
+LANGUAGE C VOLATILE SECURITY DEFINER
+ROWS 100;
+
+CREATE FUNCTION auth_kv_clear(prefix text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_kv_clear'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_sweep(max_rows integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_kv_sweep'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+------------------------------------------------------------------------------
+-- Rate limiter
+------------------------------------------------------------------------------
+
+CREATE FUNCTION auth_rl_hit(key text, window_seconds double precision, max integer,
+							OUT allowed boolean, OUT count integer,
+							OUT remaining integer, OUT retry_after double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'auth_rl_hit'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_rl_reset(key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_rl_reset'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+------------------------------------------------------------------------------
+-- One-time tokens
+------------------------------------------------------------------------------
+
+CREATE FUNCTION auth_token_issue(subject text, purpose text, ttl_seconds double precision)
+RETURNS text
+AS 'MODULE_PATHNAME', 'auth_token_issue'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_token_verify(token text, purpose text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'auth_token_verify'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_token_consume(token text, purpose text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'auth_token_consume'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_token_revoke(subject text, purpose text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_token_revoke'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+------------------------------------------------------------------------------
+-- Operations
+------------------------------------------------------------------------------
+
+/*
+ * Switch the storage tables between UNLOGGED (the default: fast, emptied
+ * after a crash, absent on replicas) and LOGGED (WAL-logged: survives
+ * crashes, replicated).  Each switch rewrites the tables under an ACCESS
+ * EXCLUSIVE lock.  Returns whether the tables are now logged.  For
+ * administrators only.
+ */
+CREATE FUNCTION auth_set_durable(durable boolean)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_set_durable'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+------------------------------------------------------------------------------
+-- Privileges: nothing for PUBLIC; one role to grant to applications.
+------------------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION
+	auth_kv_set(text, text, double precision),
+	auth_kv_get(text),
+	auth_kv_take(text),
+	auth_kv_set_if_not_exists(text, text, double precision),
+	auth_kv_delete(text),
+	auth_kv_incr(text, double precision),
+	auth_kv_ttl(text),
+	auth_kv_expire(text, double precision),
+	auth_kv_keys(text),
+	auth_kv_clear(text),
+	auth_kv_sweep(integer),
+	auth_rl_hit(text, double precision, integer),
+	auth_rl_reset(text),
+	auth_token_issue(text, text, double precision),
+	auth_token_verify(text, text),
+	auth_token_consume(text, text),
+	auth_token_revoke(text, text),
+	auth_set_durable(boolean)
+FROM PUBLIC;
+
+-- authstore_user is a cluster-wide NOLOGIN role: "GRANT authstore_user TO
+-- my_app" is all an application needs.  It outlives DROP EXTENSION, being a
+-- shared object, and is reused when the extension is created in another
+-- database -- but only if it is still a plain NOLOGIN role: one that can log
+-- in or holds any attribute was made by someone else and must not be handed
+-- the API.
+DO $$
+DECLARE
+	r pg_catalog.pg_roles;
+BEGIN
+	SELECT * INTO r FROM pg_catalog.pg_roles
+	 WHERE rolname OPERATOR(pg_catalog.=) 'authstore_user';
+	IF NOT FOUND THEN
+		CREATE ROLE authstore_user NOLOGIN;
+	ELSIF r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb
+		  OR r.rolreplication OR r.rolbypassrls THEN
+		RAISE EXCEPTION 'role "authstore_user" already exists and is not a plain NOLOGIN role'
+			USING ERRCODE = '42710',
+				  DETAIL = 'authstore grants its whole API to this role; a role that can log in or holds attributes was not created by authstore.',
+				  HINT = 'Drop or rename that role, or ALTER ROLE authstore_user NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS if it is yours.';
+	END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+	auth_kv_set(text, text, double precision),
+	auth_kv_get(text),
+	auth_kv_take(text),
+	auth_kv_set_if_not_exists(text, text, double precision),
+	auth_kv_delete(text),
+	auth_kv_incr(text, double precision),
+	auth_kv_ttl(text),
+	auth_kv_expire(text, double precision),
+	auth_kv_keys(text),
+	auth_kv_clear(text),
+	auth_rl_hit(text, double precision, integer),
+	auth_rl_reset(text),
+	auth_token_issue(text, text, double precision),
+	auth_token_verify(text, text),
+	auth_token_consume(text, text),
+	auth_token_revoke(text, text)
+TO authstore_user;
