@@ -24,7 +24,7 @@ REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep d
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.
-ISOLATION = kv-take kv-nx kv-incr kv-race rl-hit sweep-vs-set token-consume
+ISOLATION = kv-take kv-nx kv-incr kv-race rl-hit sweep-vs-set token-consume direct-inval direct-keychange direct-shape sweep-own-lock
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=$(EXTENSION)
 
 # TAP tests need a server they start themselves, with the library preloaded.
