@@ -106,6 +106,7 @@ typedef struct AuthstoreDirect
 	Snapshot	snapshot;
 	CommandId	cid;
 	TupleTableSlot *slot;		/* the row found, or locked */
+	Datum		key;			/* the key authstore_direct_fetch() looked for */
 } AuthstoreDirect;
 
 extern bool authstore_direct_begin(AuthstoreDirect *d, AuthstoreTable table,

@@ -27,7 +27,15 @@
  *
  * Relation OIDs and whether a table qualifies are looked up once per
  * backend and forgotten on any relcache invalidation of the table, so a
- * DROP/CREATE EXTENSION or a new index is noticed at the next call.
+ * DROP/CREATE EXTENSION or a new index is noticed at the next call.  The
+ * check itself opens the table's indexes, and each lock taken can process
+ * invalidations (and wait, e.g. for a DBA's ALTER INDEX): a generation
+ * counter bumped by the invalidation callback tells open_table() that one
+ * arrived during the check, and the check is done again until none did.
+ * Writers hold RowExclusiveLock from before the check to the end of the
+ * transaction, which keeps out every change that would matter (CREATE
+ * TRIGGER, RULE, POLICY, ALTER TABLE, CREATE INDEX) except CREATE INDEX
+ * CONCURRENTLY, whose index is not ready for inserts until we are done.
  *
  *-------------------------------------------------------------------------
  */
@@ -41,6 +49,8 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "nodes/primnodes.h"
@@ -61,36 +71,60 @@ typedef struct TableShape
 	const char *attnames[5];
 	Oid			atttypes[5];
 	bool		nullable[5];	/* the functions may store NULL here */
+	Oid			collations[5];	/* as the install script declares them */
 } TableShape;
+
+#define C_COLL C_COLLATION_OID
+#define DEF_COLL DEFAULT_COLLATION_OID
 
 static const TableShape shapes[AUTHSTORE_NTABLES] = {
 	[AUTHSTORE_KV] = {"kv", 3,
 		{"key", "value", "expires_at"},
 		{TEXTOID, TEXTOID, TIMESTAMPTZOID},
-	{false, false, true}},
+		{false, false, true},
+	{C_COLL, DEF_COLL, InvalidOid}},
 	[AUTHSTORE_RATE_LIMIT] = {"rate_limit", 4,
 		{"key", "hits", "last_hit", "window_end"},
 		{TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID},
-	{false, false, false, false}},
+		{false, false, false, false},
+	{C_COLL, InvalidOid, InvalidOid, InvalidOid}},
 	[AUTHSTORE_TOKEN] = {"token", 4,
 		{"hash", "subject", "purpose", "expires_at"},
 		{BYTEAOID, TEXTOID, TEXTOID, TIMESTAMPTZOID},
-	{false, false, false, false}},
+		{false, false, false, false},
+	{InvalidOid, C_COLL, C_COLL, InvalidOid}},
 };
 
-/* What this backend knows about each table; relid invalid = look it up. */
+/*
+ * What this backend knows about each table; relid invalid = look it up.
+ * generation counts the invalidations of the table seen so far, checked is
+ * the generation the last complete check_table() began with: the check's
+ * result holds only while the two are equal.
+ */
 typedef struct TableCache
 {
 	Oid			relid;
+	uint64		generation;
+	uint64		checked;
 	bool		usable;			/* the direct path may be used */
+	bool		warned;			/* the invalid-index WARNING was given */
 	Oid			pkey;			/* primary key index on column 1 */
 	RegProcedure eqproc;		/* its equality function */
 	Oid			collation;		/* and collation */
 } TableCache;
 
-static TableCache cache[AUTHSTORE_NTABLES];
+static TableCache cache[AUTHSTORE_NTABLES] = {
+	[AUTHSTORE_KV] = {.generation = 1},
+	[AUTHSTORE_RATE_LIMIT] = {.generation = 1},
+	[AUTHSTORE_TOKEN] = {.generation = 1},
+};
 static bool callback_registered = false;
 
+/*
+ * The relcache invalidation callback.  It may run in the middle of
+ * check_table() (any lock taken there processes invalidations), so it only
+ * records that the table changed; open_table() notices and checks again.
+ */
 static void
 forget_tables(Datum arg, Oid relid)
 {
@@ -98,7 +132,10 @@ forget_tables(Datum arg, Oid relid)
 
 	for (i = 0; i < AUTHSTORE_NTABLES; i++)
 		if (relid == InvalidOid || relid == cache[i].relid)
+		{
 			cache[i].relid = InvalidOid;
+			cache[i].generation++;
+		}
 }
 
 /*
@@ -141,18 +178,35 @@ check_table(AuthstoreTable table, Relation rel)
 		rel->trigdesc != NULL || rel->rd_rules != NULL ||
 		rel->rd_rel->relrowsecurity || desc->natts != shape->natts)
 		return;
+
+	/*
+	 * Inheritance: the statements (FROM authstore.kv, without ONLY) also
+	 * read, lock and delete a child's rows, and the direct path sees only
+	 * the table's own.  relhassubclass stays set after the last child is
+	 * dropped until VACUUM or ANALYZE of the table clears it; until then
+	 * the statements remain in use.  A parent is harmless for statements on
+	 * the table, but is not what the install script creates.
+	 */
+	if (rel->rd_rel->relhassubclass || has_superclass(RelationGetRelid(rel)))
+		return;
+
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		/*
 		 * A NOT NULL the functions may violate is the statements' to
-		 * enforce (ExecConstraints); the direct path does not check.
+		 * enforce (ExecConstraints); the direct path does not check.  A
+		 * typmod (timestamptz(0)) is the statements' to apply, as is a
+		 * collation other than the install script's: the direct path
+		 * compares keys and purposes bytewise.
 		 */
 		if (att->attisdropped || att->atttypid != shape->atttypes[i] ||
 			strcmp(NameStr(att->attname), shape->attnames[i]) != 0 ||
 			att->atthasdef || att->attgenerated || att->attidentity ||
-			(att->attnotnull && shape->nullable[i]))
+			(att->attnotnull && shape->nullable[i]) ||
+			att->atttypmod != -1 ||
+			att->attcollation != shape->collations[i])
 			return;
 	}
 	if (desc->constr != NULL && desc->constr->num_check > 0)
@@ -175,12 +229,34 @@ check_table(AuthstoreTable table, Relation rel)
 			predicate_supported(ii->ii_Predicate) &&
 			(irel->rd_index->indisprimary || !irel->rd_index->indisunique);
 
+		/*
+		 * An invalid or not yet ready unique index is most often one that
+		 * REINDEX CONCURRENTLY (_ccnew, _ccold) or CREATE UNIQUE INDEX
+		 * CONCURRENTLY is building or left behind when cancelled.  Say so
+		 * once per backend and table: until it is dropped the statements
+		 * are used, and on PostgreSQL their INSERT ... ON CONFLICT raises
+		 * unique violations on it (it is not an arbiter).  See README.
+		 */
+		if (!ok && !c->warned &&
+			(!irel->rd_index->indisvalid || !irel->rd_index->indisready))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("authstore: invalid index \"%s\" on table \"authstore.%s\" makes the functions use their SQL statements",
+							RelationGetRelationName(irel), shape->relname),
+					 errdetail("It is being built by REINDEX CONCURRENTLY or CREATE INDEX CONCURRENTLY, or one of them was cancelled."),
+					 errhint("If no such command is running, drop the index.")));
+			c->warned = true;
+		}
+
 		if (ok && irel->rd_index->indisprimary)
 		{
 			Oid			opr;
 
 			if (ii->ii_NumIndexKeyAttrs != 1 || ii->ii_IndexAttrNumbers[0] != 1 ||
-				!irel->rd_index->indimmediate)
+				!irel->rd_index->indimmediate ||
+				irel->rd_indcollation[0] !=
+				TupleDescAttr(desc, 0)->attcollation)
 				ok = false;
 			else
 			{
@@ -207,6 +283,9 @@ check_table(AuthstoreTable table, Relation rel)
 	list_free(indexes);
 
 	c->usable = OidIsValid(c->pkey);
+	/* warn again if an invalid index turns up after this one is gone */
+	if (c->usable)
+		c->warned = false;
 }
 
 /*
@@ -217,8 +296,6 @@ static Relation
 open_table(AuthstoreTable table, LOCKMODE lockmode)
 {
 	TableCache *c = &cache[table];
-	Oid			relid = c->relid;
-	Relation	rel;
 
 	if (!callback_registered)
 	{
@@ -226,38 +303,61 @@ open_table(AuthstoreTable table, LOCKMODE lockmode)
 		callback_registered = true;
 	}
 
-	if (!OidIsValid(relid))
+	for (;;)
 	{
-		Oid			nsp = get_namespace_oid("authstore", true);
+		Relation	rel;
+		uint64		generation;
 
-		if (!OidIsValid(nsp))
+		if (!OidIsValid(c->relid))
+		{
+			Oid			nsp = get_namespace_oid("authstore", true);
+			Oid			relid;
+
+			if (!OidIsValid(nsp))
+				return NULL;
+			relid = get_relname_relid(shapes[table].relname, nsp);
+			if (!OidIsValid(relid))
+				return NULL;
+			/* from here on, invalidations of relid bump the generation */
+			c->relid = relid;
+		}
+
+		/* NULL if it was dropped; locking it processes pending invalidations */
+		rel = try_relation_open(c->relid, lockmode);
+		if (rel == NULL)
+		{
+			c->relid = InvalidOid;
 			return NULL;
-		relid = get_relname_relid(shapes[table].relname, nsp);
-		if (!OidIsValid(relid))
+		}
+
+		/* nothing arrived since the last complete check */
+		if (c->checked == c->generation)
+		{
+			if (c->usable)
+				return rel;
+			relation_close(rel, lockmode);
 			return NULL;
-	}
+		}
 
-	/* NULL if it was dropped; locking it processes pending invalidations */
-	rel = try_relation_open(relid, lockmode);
-	if (rel == NULL)
-	{
-		c->relid = InvalidOid;
-		return NULL;
-	}
-
-	/* first use, or an invalidation arrived: (re)check the table */
-	if (c->relid != relid)
-	{
+		/*
+		 * First use, or an invalidation arrived: (re)check the table.  The
+		 * check takes locks, which can process invalidations; if one of the
+		 * table's arrived meanwhile, the result may describe the table as
+		 * it was, so check again (with the relation reopened: the relcache
+		 * entry may have been rebuilt).  The lock is kept, as after any use.
+		 */
+		generation = c->generation;
 		check_table(table, rel);
-		c->relid = relid;
+		if (c->generation == generation)
+		{
+			c->checked = generation;
+			if (c->usable)
+				return rel;
+			relation_close(rel, lockmode);
+			return NULL;
+		}
+		relation_close(rel, NoLock);
 	}
-
-	if (!c->usable)
-	{
-		relation_close(rel, lockmode);
-		return NULL;
-	}
-	return rel;
 }
 
 /*
@@ -287,6 +387,7 @@ authstore_direct_begin(AuthstoreDirect *d, AuthstoreTable table, bool for_write)
 	d->snapshot = GetActiveSnapshot();
 	d->slot = table_slot_create(d->rel, NULL);
 	d->cid = for_write ? GetCurrentCommandId(true) : InvalidCommandId;
+	d->key = (Datum) 0;
 	return true;
 }
 
@@ -312,6 +413,7 @@ authstore_direct_fetch(AuthstoreDirect *d, Datum key)
 	IndexScanDesc scan;
 	bool		found;
 
+	d->key = key;
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   c->collation, c->eqproc, key);
 	scan = index_beginscan(d->rel, d->pkey, d->snapshot, 1, 0);
@@ -327,16 +429,37 @@ authstore_direct_fetch(AuthstoreDirect *d, Datum key)
  * updater, as UPDATE does in READ COMMITTED.  TM_Ok: d->slot now holds the
  * locked latest version.  TM_Deleted: the row is gone.  Anything else: the
  * caller must use its SQL statement.
+ *
+ * When the version found was updated meanwhile, the latest one may no
+ * longer have the key looked for (an UPDATE of the key column by someone
+ * with access to the table).  The statements re-check their WHERE clause on
+ * it (EvalPlanQual) or find no conflict for the key and insert; here the
+ * key of the latest version is compared, and if it differs, TM_Updated
+ * leaves the decision to the statement.  The row lock stays, as it does
+ * after an UPDATE whose re-check fails.
  */
 TM_Result
 authstore_direct_lock(AuthstoreDirect *d)
 {
+	TableCache *c = &cache[d->table];
 	TM_FailureData tmfd;
 	ItemPointerData tid = d->slot->tts_tid;
+	TM_Result	result;
 
-	return table_tuple_lock(d->rel, &tid, d->snapshot, d->slot, d->cid,
-							LockTupleNoKeyExclusive, LockWaitBlock,
-							TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+	result = table_tuple_lock(d->rel, &tid, d->snapshot, d->slot, d->cid,
+							  LockTupleNoKeyExclusive, LockWaitBlock,
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+	if (result == TM_Ok && tmfd.traversed)
+	{
+		bool		isnull;
+		Datum		latest = slot_getattr(d->slot, 1, &isnull);
+
+		if (isnull ||
+			!DatumGetBool(OidFunctionCall2Coll(c->eqproc, c->collation,
+											   latest, d->key)))
+			result = TM_Updated;
+	}
+	return result;
 }
 
 /*

@@ -188,6 +188,7 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 	while (table_scan_getnextslot(scan, ForwardScanDirection, d.slot))
 	{
 		TM_FailureData tmfd;
+		TM_Result	result;
 
 		CHECK_FOR_INTERRUPTS();
 		(*tuples)++;
@@ -195,8 +196,26 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 		if (authstore_direct_live(&d, ht->expiry_col, now))
 			continue;
 		/* not waiting: a locked or changed row is someone else's business */
-		if (table_tuple_delete(d.rel, &d.slot->tts_tid, d.cid, d.snapshot,
-							   InvalidSnapshot, false, &tmfd, false) != TM_Ok)
+		result = table_tuple_delete(d.rel, &d.slot->tts_tid, d.cid, d.snapshot,
+									InvalidSnapshot, false, &tmfd, false);
+		if (result == TM_BeingModified)
+		{
+			/*
+			 * Locked, perhaps by our own transaction (auth_kv_sweep() after
+			 * a function that locked the row), which FOR UPDATE SKIP LOCKED
+			 * does not skip.  Do what the statement does: lock the row
+			 * without waiting, which succeeds only if no other transaction
+			 * holds a lock, and then delete it, which cannot wait now.
+			 */
+			if (table_tuple_lock(d.rel, &d.slot->tts_tid, d.snapshot, d.slot,
+								 d.cid, LockTupleExclusive, LockWaitSkip, 0,
+								 &tmfd) != TM_Ok)
+				continue;
+			result = table_tuple_delete(d.rel, &d.slot->tts_tid, d.cid,
+										d.snapshot, InvalidSnapshot, true,
+										&tmfd, false);
+		}
+		if (result != TM_Ok)
 			continue;
 		deleted++;
 		if (VacuumCostActive)
