@@ -13,7 +13,9 @@
  * serialization errors those levels need), a read-only transaction (the
  * statements raise the proper error), and a table that no longer looks as
  * the install script made it (triggers, rules, row security, an index on an
- * expression or with an unusual predicate, other columns).
+ * expression or with an unusual predicate, an invalid index, other columns,
+ * typmods or collations, inheritance).  A row whose key another transaction
+ * changed while we waited for it is left to the statement too.
  *
  * What it does is what the executor does for the same statements in READ
  * COMMITTED: a fresh snapshot after CommandCounterIncrement (as SPI takes
@@ -35,7 +37,9 @@
  * Writers hold RowExclusiveLock from before the check to the end of the
  * transaction, which keeps out every change that would matter (CREATE
  * TRIGGER, RULE, POLICY, ALTER TABLE, CREATE INDEX) except CREATE INDEX
- * CONCURRENTLY, whose index is not ready for inserts until we are done.
+ * CONCURRENTLY, whose index is not ready for inserts until we are done, and
+ * CREATE TABLE ... INHERITS, whose child is noticed from the writer's next
+ * transaction on (the lock it already holds processes no invalidations).
  *
  *-------------------------------------------------------------------------
  */
@@ -53,6 +57,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "nodes/primnodes.h"
 #include "storage/lmgr.h"
 #include "utils/datum.h"
@@ -242,7 +247,7 @@ check_table(AuthstoreTable table, Relation rel)
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("authstore: invalid index \"%s\" on table \"authstore.%s\" makes the functions use their SQL statements",
+					 errmsg("invalid index \"%s\" on table \"authstore.%s\" makes authstore use its SQL statements",
 							RelationGetRelationName(irel), shape->relname),
 					 errdetail("It is being built by REINDEX CONCURRENTLY or CREATE INDEX CONCURRENTLY, or one of them was cancelled."),
 					 errhint("If no such command is running, drop the index.")));
@@ -308,6 +313,7 @@ open_table(AuthstoreTable table, LOCKMODE lockmode)
 		Relation	rel;
 		uint64		generation;
 
+		CHECK_FOR_INTERRUPTS();
 		if (!OidIsValid(c->relid))
 		{
 			Oid			nsp = get_namespace_oid("authstore", true);
@@ -454,7 +460,8 @@ authstore_direct_lock(AuthstoreDirect *d)
 		bool		isnull;
 		Datum		latest = slot_getattr(d->slot, 1, &isnull);
 
-		if (isnull ||
+		/* no key to compare (the row was not found by fetch): undecided */
+		if (isnull || d->key == (Datum) 0 ||
 			!DatumGetBool(OidFunctionCall2Coll(c->eqproc, c->collation,
 											   latest, d->key)))
 			result = TM_Updated;

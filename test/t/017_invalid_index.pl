@@ -32,7 +32,7 @@ sub run
 		stdout => \$stdout,
 		stderr => \$stderr,
 		on_error_stop => 0);
-	my $warnings = () = $stderr =~ /WARNING:  authstore: invalid index "kv_value_u" on table "authstore\.kv"/g;
+	my $warnings = () = $stderr =~ /WARNING:  invalid index "kv_value_u" on table "authstore\.kv" makes authstore use its SQL statements/g;
 	return ($stdout, $warnings, $stderr);
 }
 
@@ -78,7 +78,7 @@ SELECT auth_kv_get('a');
 is($warnings, 2, 'warned again after the table qualified in between');
 
 ok( $node->log_contains(
-		qr/WARNING:  authstore: invalid index "kv_value_u" on table "authstore\.kv" makes the functions use their SQL statements/),
+		qr/WARNING:  invalid index "kv_value_u" on table "authstore\.kv" makes authstore use its SQL statements/),
 	'the WARNING is in the server log');
 
 $node->stop;
