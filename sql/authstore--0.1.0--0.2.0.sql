@@ -7,3 +7,12 @@
  */
 
 \echo Use "ALTER EXTENSION authstore UPDATE TO '0.2.0'" to load this file. \quit
+
+-- 13: auth_kv_keys pages like SCAN: start after a key, at most count keys
+CREATE FUNCTION auth_kv_keys(prefix text, start_after text, count integer)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'auth_kv_keys'
+LANGUAGE C VOLATILE SECURITY DEFINER
+ROWS 100;
+REVOKE ALL ON FUNCTION auth_kv_keys(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth_kv_keys(text, text, integer) TO authstore_user;

@@ -127,6 +127,13 @@ AS 'MODULE_PATHNAME', 'auth_kv_keys'
 LANGUAGE C VOLATILE SECURITY DEFINER
 ROWS 100;
 
+-- Paging through auth_kv_keys: start after a key, at most count keys.
+CREATE FUNCTION auth_kv_keys(prefix text, start_after text, count integer)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'auth_kv_keys'
+LANGUAGE C VOLATILE SECURITY DEFINER
+ROWS 100;
+
 CREATE FUNCTION auth_kv_clear(prefix text)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'auth_kv_clear'
@@ -207,6 +214,7 @@ REVOKE ALL ON FUNCTION
 	auth_kv_ttl(text),
 	auth_kv_expire(text, double precision),
 	auth_kv_keys(text),
+	auth_kv_keys(text, text, integer),
 	auth_kv_clear(text),
 	auth_kv_sweep(integer),
 	auth_rl_hit(text, double precision, integer),
@@ -252,6 +260,7 @@ GRANT EXECUTE ON FUNCTION
 	auth_kv_ttl(text),
 	auth_kv_expire(text, double precision),
 	auth_kv_keys(text),
+	auth_kv_keys(text, text, integer),
 	auth_kv_clear(text),
 	auth_rl_hit(text, double precision, integer),
 	auth_rl_reset(text),

@@ -215,6 +215,7 @@ my $expected_members = join("\n",
 	'function auth_kv_get(text)',
 	'function auth_kv_incr(text,double precision)',
 	'function auth_kv_keys(text)',
+	'function auth_kv_keys(text,text,integer)',
 	'function auth_kv_set(text,text,double precision)',
 	'function auth_kv_set_if_not_exists(text,text,double precision)',
 	'function auth_kv_sweep(integer)',
@@ -234,7 +235,7 @@ my $expected_members = join("\n",
 	'table authstore.token');
 my $fresh_members = members($node, 'fresh');
 is($fresh_members, $expected_members,
-	'a fresh install has exactly the expected 23 member objects');
+	'a fresh install has exactly the expected 24 member objects');
 my $fresh = describe($node, 'fresh');
 ok(scalar(split /\n/, $fresh) > 100,
 	'the description of a fresh install is not empty (' . scalar(split /\n/, $fresh) . ' lines)');
