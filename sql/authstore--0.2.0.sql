@@ -200,6 +200,30 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'auth_set_durable'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 
+/*
+ * The maintenance functions again, in the private schema: a superuser
+ * calls these by their qualified names.  The schema authstore belongs to
+ * the extension's owner, so no application role -- not even the owner of
+ * the database, who may rename public and put a trojan auth_kv_sweep() in
+ * a new one -- can create, rename or shadow anything there.  The copies in
+ * the extension's schema stay for compatibility; they are safe only where
+ * no application role controls that schema or the caller's search_path.
+ */
+CREATE FUNCTION authstore.auth_kv_sweep(max_rows integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_kv_sweep'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION authstore.auth_set_durable(durable boolean)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_set_durable'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+REVOKE ALL ON FUNCTION
+	authstore.auth_kv_sweep(integer),
+	authstore.auth_set_durable(boolean)
+FROM PUBLIC;
+
 ------------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; one role to grant to applications.
 ------------------------------------------------------------------------------
