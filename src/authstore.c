@@ -317,16 +317,61 @@ authstore_prepare(AuthstorePlan *p)
 }
 
 /*
+ * Re-throw the error being handled (in a PG_CATCH block) without the
+ * caller's data in it.  PostgreSQL's integrity-constraint errors (SQLSTATE
+ * class 23) put the row or key in the DETAIL: "Key (key)=(session:...)
+ * already exists", "Failing row contains (...)".  authstore promises that
+ * no message carries a key, value, token, subject or purpose, so those
+ * keep their SQLSTATE, message (which names only the constraint) and
+ * context, and lose the DETAIL.  The one such error the functions can meet
+ * is unique_violation on the new index of a REINDEX CONCURRENTLY (or a
+ * CREATE UNIQUE INDEX CONCURRENTLY), which PostgreSQL raises for INSERT ...
+ * ON CONFLICT too; the hint says so.  Other errors are re-thrown as they
+ * are.  cxt: a memory context outside ErrorContext.
+ */
+void
+authstore_rethrow_scrubbed(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) !=
+		ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+	{
+		FreeErrorData(edata);
+		PG_RE_THROW();
+	}
+	FlushErrorState();
+	edata->detail = pstrdup("The key and value are not shown: keys may be session tokens.");
+	edata->detail_log = NULL;
+	if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
+		edata->hint = pstrdup("An index being built concurrently on an authstore table (REINDEX CONCURRENTLY) can reject a concurrent write of a new key; retry it.");
+	ReThrowError(edata);
+}
+
+/*
  * Run a cached statement.  Called between SPI_connect() and SPI_finish().
- * Returns the number of rows processed.
+ * Returns the number of rows processed.  Errors raised beneath it lose any
+ * key or value (authstore_rethrow_scrubbed); the PG_TRY costs a sigsetjmp,
+ * nothing beside the executor's start-up.
  */
 uint64
 authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 				  bool read_only, long count)
 {
-	int			rc;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = 0;
 
-	rc = SPI_execute_plan(authstore_prepare(p), values, nulls, read_only, count);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(authstore_prepare(p), values, nulls, read_only, count);
+	}
+	PG_CATCH();
+	{
+		authstore_rethrow_scrubbed(cxt);
+	}
+	PG_END_TRY();
 	if (rc < 0)
 		elog(ERROR, "authstore: SPI_execute_plan failed: %s",
 			 SPI_result_code_string(rc));

@@ -63,6 +63,7 @@ authstore_ms_until(TimestampTz from, TimestampTz to)
 
 /* authstore.c */
 extern SPIPlanPtr authstore_prepare(AuthstorePlan *p);
+extern void authstore_rethrow_scrubbed(MemoryContext cxt);
 extern uint64 authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 								bool read_only, long count);
 extern TimestampTz authstore_now(void);
