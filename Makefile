@@ -20,7 +20,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 SHLIB_LINK += -lsodium
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
-REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance
+REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.

@@ -255,7 +255,8 @@ FROM PUBLIC;
 -- shared object, and is reused when the extension is created in another
 -- database -- but only if it is still a plain NOLOGIN role: one that can log
 -- in or holds any attribute was made by someone else and must not be handed
--- the API.
+-- the API; nor one that is a member of another role, whose privileges every
+-- member of authstore_user would inherit.
 DO $$
 DECLARE
 	r pg_catalog.pg_roles;
@@ -270,6 +271,12 @@ BEGIN
 			USING ERRCODE = '42710',
 				  DETAIL = 'authstore grants its whole API to this role; a role that can log in or holds attributes was not created by authstore.',
 				  HINT = 'Drop or rename that role, or ALTER ROLE authstore_user NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS if it is yours.';
+	ELSIF EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+				   WHERE m.member OPERATOR(pg_catalog.=) r.oid) THEN
+		RAISE EXCEPTION 'role "authstore_user" already exists and is a member of other roles'
+			USING ERRCODE = '42710',
+				  DETAIL = 'Every member of authstore_user would inherit the privileges of those roles.',
+				  HINT = 'Revoke those roles from authstore_user (see pg_auth_members), or drop or rename it.';
 	END IF;
 END
 $$;
