@@ -41,3 +41,62 @@ REVOKE ALL ON FUNCTION
 	authstore.auth_kv_sweep(integer),
 	authstore.auth_set_durable(boolean)
 FROM PUBLIC;
+
+-- 13: least privilege per service: confinement of roles, authstore_ratelimit
+/*
+ * Least privilege per service: a role with a row here may use only keys
+ * (key-value and rate-limit) starting with one of key_prefixes, issue,
+ * verify, consume and revoke only tokens whose subject starts with one of
+ * subject_prefixes, and only of the purposes listed.  NULL or an empty
+ * array allows nothing of that kind.  Roles without a row are not
+ * confined.  The role is the session's (after SET ROLE), matched exactly,
+ * not through memberships.  Changes take effect in other sessions at their
+ * next transaction (the trigger tells every backend to reload).  Kept in
+ * dumps.
+ */
+CREATE TABLE authstore.confinement (
+	role		regrole PRIMARY KEY,
+	key_prefixes text[],
+	subject_prefixes text[],
+	purposes	text[]
+);
+REVOKE ALL ON TABLE authstore.confinement FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('authstore.confinement', '');
+
+CREATE FUNCTION authstore.confinement_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'authstore_confinement_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION authstore.confinement_changed() FROM PUBLIC;
+
+CREATE TRIGGER confinement_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON authstore.confinement
+	FOR EACH STATEMENT EXECUTE FUNCTION authstore.confinement_changed();
+
+-- authstore_ratelimit: a second cluster-wide NOLOGIN role for services
+-- that only rate-limit: auth_rl_hit and auth_rl_reset, nothing else.  Reused
+-- under the same conditions as authstore_user.
+DO $$
+DECLARE
+	r pg_catalog.pg_roles;
+BEGIN
+	SELECT * INTO r FROM pg_catalog.pg_roles
+	 WHERE rolname OPERATOR(pg_catalog.=) 'authstore_ratelimit';
+	IF NOT FOUND THEN
+		CREATE ROLE authstore_ratelimit NOLOGIN;
+	ELSIF r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb
+		  OR r.rolreplication OR r.rolbypassrls
+		  OR EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+					  WHERE m.member OPERATOR(pg_catalog.=) r.oid) THEN
+		RAISE EXCEPTION 'role "authstore_ratelimit" already exists and is not a plain NOLOGIN role'
+			USING ERRCODE = '42710',
+				  DETAIL = 'authstore grants the rate limiter to this role; a role that can log in, holds attributes or is a member of other roles was not created by authstore.',
+				  HINT = 'Drop or rename that role.';
+	END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+	auth_rl_hit(text, double precision, integer),
+	auth_rl_reset(text)
+TO authstore_ratelimit;

@@ -232,6 +232,7 @@ authstore_key_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						   argname, len, authstore_max_key_bytes)));
 
 	key = PG_GETARG_TEXT_PP(argno);
+	authstore_confine_check(PointerGetDatum(key), argname);
 	return PointerGetDatum(key);
 }
 

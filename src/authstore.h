@@ -123,6 +123,11 @@ extern bool authstore_direct_live(AuthstoreDirect *d, AttrNumber attno,
 								  TimestampTz now);
 extern Datum authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno);
 
+/* confine.c: least privilege per service, see there */
+extern void authstore_confine_check(Datum arg, const char *argname);
+extern bool authstore_confine_subject_allowed(text *subject);
+extern bool authstore_confine_tokens(void);
+
 /* sweep.c */
 extern void authstore_sweep_cycle_start(void);
 extern uint64 authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more);

@@ -230,14 +230,16 @@ my $expected_members = join("\n",
 	'function auth_token_verify(text,text)',
 	'function authstore.auth_kv_sweep(integer)',
 	'function authstore.auth_set_durable(boolean)',
+	'function authstore.confinement_changed()',
 	'function authstore.incr_value(text)',
 	'schema authstore',
+	'table authstore.confinement',
 	'table authstore.kv',
 	'table authstore.rate_limit',
 	'table authstore.token');
 my $fresh_members = members($node, 'fresh');
 is($fresh_members, $expected_members,
-	'a fresh install has exactly the expected 26 member objects');
+	'a fresh install has exactly the expected 28 member objects');
 my $fresh = describe($node, 'fresh');
 ok(scalar(split /\n/, $fresh) > 100,
 	'the description of a fresh install is not empty (' . scalar(split /\n/, $fresh) . ' lines)');
