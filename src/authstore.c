@@ -13,10 +13,18 @@
 #include <sodium.h>
 
 #include "access/detoast.h"
+#include "access/relation.h"
+#include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "miscadmin.h"
-#include "utils/memutils.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
 
 #include "authstore.h"
 
@@ -324,11 +332,10 @@ authstore_prepare(AuthstorePlan *p)
  * already exists", "Failing row contains (...)".  authstore promises that
  * no message carries a key, value, token, subject or purpose, so those
  * keep their SQLSTATE, message (which names only the constraint) and
- * context, and lose the DETAIL.  The one such error the functions can meet
- * is unique_violation on the new index of a REINDEX CONCURRENTLY (or a
- * CREATE UNIQUE INDEX CONCURRENTLY), which PostgreSQL raises for INSERT ...
- * ON CONFLICT too; the hint says so.  Other errors are re-thrown as they
- * are.  cxt: a memory context outside ErrorContext.
+ * context, and lose the DETAIL.  The functions meet such errors only when
+ * the tables were changed (a unique index on the values, say), or after
+ * authstore_execute_upsert() gave up its retries.  Other errors are
+ * re-thrown as they are.  cxt: a memory context outside ErrorContext.
  */
 void
 authstore_rethrow_scrubbed(MemoryContext cxt)
@@ -346,8 +353,6 @@ authstore_rethrow_scrubbed(MemoryContext cxt)
 	FlushErrorState();
 	edata->detail = pstrdup("The key and value are not shown: keys may be session tokens.");
 	edata->detail_log = NULL;
-	if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
-		edata->hint = pstrdup("An index being built concurrently on an authstore table (REINDEX CONCURRENTLY) can reject a concurrent write of a new key; retry it.");
 	ReThrowError(edata);
 }
 
@@ -378,6 +383,107 @@ authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 			 SPI_result_code_string(rc));
 
 	return SPI_processed;
+}
+
+/*
+ * Whether authstore.<relname> has a unique index besides its primary key:
+ * in practice the new index of a REINDEX CONCURRENTLY (or a CREATE UNIQUE
+ * INDEX CONCURRENTLY), which INSERT ... ON CONFLICT does not use as an
+ * arbiter.  The lock is the one the statement takes next anyway.
+ */
+static bool
+has_other_unique_index(const char *relname)
+{
+	Oid			nsp = get_namespace_oid("authstore", true);
+	Oid			relid;
+	Relation	rel;
+	List	   *indexes;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (!OidIsValid(nsp))
+		return false;
+	relid = get_relname_relid(relname, nsp);
+	if (!OidIsValid(relid))
+		return false;
+	rel = relation_open(relid, RowExclusiveLock);
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID,
+										  ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_index ind = (Form_pg_index) GETSTRUCT(tup);
+
+			if (ind->indisunique && !ind->indisprimary)
+				found = true;
+			ReleaseSysCache(tup);
+		}
+	}
+	list_free(indexes);
+	relation_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * Run a cached INSERT ... ON CONFLICT on authstore.<relname> as
+ * authstore_execute() does, but so that it does not fail where the index of
+ * a REINDEX CONCURRENTLY rejects a new key that a concurrent transaction
+ * inserted at the same time: PostgreSQL raises unique_violation there (that
+ * index is no arbiter), after waiting for the other transaction.  While
+ * such an index exists, the statement runs in a subtransaction and is run
+ * again after that error; the second time the other row is committed and
+ * the primary key, the arbiter, sees it.  Without such an index this costs
+ * a look at the relation's index list.
+ */
+uint64
+authstore_execute_upsert(const char *relname, AuthstorePlan *p, Datum *values,
+						 const char *nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int			attempt;
+
+	if (!has_other_unique_index(relname))
+		return authstore_execute(p, values, nulls, false, 0);
+
+	for (attempt = 1;; attempt++)
+	{
+		uint64		n = 0;
+		ErrorData  *edata = NULL;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			n = authstore_execute(p, values, nulls, false, 0);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+
+		if (edata == NULL)
+		{
+			/* SPI_tuptable survives the commit of the subtransaction */
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			return n;
+		}
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION || attempt >= 3)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*

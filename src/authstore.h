@@ -66,6 +66,8 @@ extern SPIPlanPtr authstore_prepare(AuthstorePlan *p);
 extern void authstore_rethrow_scrubbed(MemoryContext cxt);
 extern uint64 authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 								bool read_only, long count);
+extern uint64 authstore_execute_upsert(const char *relname, AuthstorePlan *p,
+									   Datum *values, const char *nulls);
 extern TimestampTz authstore_now(void);
 extern void authstore_check_primary(void);
 extern Datum authstore_key_arg(FunctionCallInfo fcinfo, int argno,

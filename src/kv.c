@@ -285,7 +285,7 @@ auth_kv_set(PG_FUNCTION_ARGS)
 		Datum		args[3] = {key, value, TimestampTzGetDatum(expires_at)};
 		char		nulls[3] = {' ', ' ', has_ttl ? ' ' : 'n'};
 
-		authstore_execute(&upsert_plan, args, nulls, false, 0);
+		authstore_execute_upsert("kv", &upsert_plan, args, nulls);
 	}
 	SPI_finish();
 
@@ -395,7 +395,7 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
-	stored = authstore_execute(&nx_plan, args, nulls, false, 0) == 1;
+	stored = authstore_execute_upsert("kv", &nx_plan, args, nulls) == 1;
 	SPI_finish();
 
 	PG_RETURN_BOOL(stored);
@@ -485,7 +485,7 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 	 */
 	PG_TRY();
 	{
-		if (authstore_execute(&incr_plan, args, nulls, false, 0) != 1)
+		if (authstore_execute_upsert("kv", &incr_plan, args, nulls) != 1)
 			elog(ERROR, "authstore: increment of a key processed no row");
 	}
 	PG_CATCH();
