@@ -2,8 +2,8 @@
  *
  * confine.c
  *	  Least privilege per service: roles confined to key prefixes, token
- *	  subject prefixes and token purposes (table authstore.confinement,
- *	  managed by authstore.auth_confine/auth_unconfine).
+ *	  subject prefixes and token purposes (rows of authstore.confinement,
+ *	  which a superuser inserts, updates and deletes).
  *
  * Every key, prefix, subject and purpose argument passes through
  * authstore_key_arg(), which asks authstore_confine_check() here.  The check
@@ -15,8 +15,8 @@
  * inside these SECURITY DEFINER functions the current user is the
  * extension's owner.  Its confinement is looked up once and kept per
  * backend until the role changes or a relcache invalidation of the table
- * arrives (auth_confine and auth_unconfine send one; transaction start
- * processes it), so the hot path costs one comparison of role OIDs.
+ * arrives (its statement trigger sends one at every change; transaction
+ * start processes it), so the hot path costs one comparison of role OIDs.
  *
  *-------------------------------------------------------------------------
  */
