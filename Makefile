@@ -6,6 +6,7 @@ MODULE_big = authstore
 OBJS = \
 	src/admin.o \
 	src/authstore.o \
+	src/confine.o \
 	src/direct.o \
 	src/kv.o \
 	src/ratelimit.o \
@@ -20,7 +21,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 SHLIB_LINK += -lsodium
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
-REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile
+REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role confine
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.

@@ -7,3 +7,96 @@
  */
 
 \echo Use "ALTER EXTENSION authstore UPDATE TO '0.2.0'" to load this file. \quit
+
+-- 13: auth_kv_keys pages like SCAN: start after a key, at most count keys
+CREATE FUNCTION auth_kv_keys(prefix text, start_after text, count integer)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'auth_kv_keys'
+LANGUAGE C VOLATILE SECURITY DEFINER
+ROWS 100;
+REVOKE ALL ON FUNCTION auth_kv_keys(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth_kv_keys(text, text, integer) TO authstore_user;
+
+-- 13: maintenance functions also in the private schema, for superusers
+/*
+ * The maintenance functions again, in the private schema: a superuser
+ * calls these by their qualified names.  The schema authstore belongs to
+ * the extension's owner, so no application role -- not even the owner of
+ * the database, who may rename public and put a trojan auth_kv_sweep() in
+ * a new one -- can create, rename or shadow anything there.  The copies in
+ * the extension's schema stay for compatibility; they are safe only where
+ * no application role controls that schema or the caller's search_path.
+ */
+CREATE FUNCTION authstore.auth_kv_sweep(max_rows integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_kv_sweep'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION authstore.auth_set_durable(durable boolean)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_set_durable'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+REVOKE ALL ON FUNCTION
+	authstore.auth_kv_sweep(integer),
+	authstore.auth_set_durable(boolean)
+FROM PUBLIC;
+
+-- 13: least privilege per service: confinement of roles, authstore_ratelimit
+/*
+ * Least privilege per service: a role with a row here may use only keys
+ * (key-value and rate-limit) starting with one of key_prefixes, issue,
+ * verify, consume and revoke only tokens whose subject starts with one of
+ * subject_prefixes, and only of the purposes listed.  NULL or an empty
+ * array allows nothing of that kind.  Roles without a row are not
+ * confined.  The role is the session's (after SET ROLE), matched exactly,
+ * not through memberships.  Changes take effect in other sessions at their
+ * next transaction (the trigger tells every backend to reload).  Kept in
+ * dumps.
+ */
+CREATE TABLE authstore.confinement (
+	role		regrole PRIMARY KEY,
+	key_prefixes text[],
+	subject_prefixes text[],
+	purposes	text[]
+);
+REVOKE ALL ON TABLE authstore.confinement FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('authstore.confinement', '');
+
+CREATE FUNCTION authstore.confinement_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'authstore_confinement_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION authstore.confinement_changed() FROM PUBLIC;
+
+CREATE TRIGGER confinement_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON authstore.confinement
+	FOR EACH STATEMENT EXECUTE FUNCTION authstore.confinement_changed();
+
+-- authstore_ratelimit: a second cluster-wide NOLOGIN role for services
+-- that only rate-limit: auth_rl_hit and auth_rl_reset, nothing else.  Reused
+-- under the same conditions as authstore_user.
+DO $$
+DECLARE
+	r pg_catalog.pg_roles;
+BEGIN
+	SELECT * INTO r FROM pg_catalog.pg_roles
+	 WHERE rolname OPERATOR(pg_catalog.=) 'authstore_ratelimit';
+	IF NOT FOUND THEN
+		CREATE ROLE authstore_ratelimit NOLOGIN;
+	ELSIF r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb
+		  OR r.rolreplication OR r.rolbypassrls
+		  OR EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+					  WHERE m.member OPERATOR(pg_catalog.=) r.oid) THEN
+		RAISE EXCEPTION 'role "authstore_ratelimit" already exists and is not a plain NOLOGIN role'
+			USING ERRCODE = '42710',
+				  DETAIL = 'authstore grants the rate limiter to this role; a role that can log in, holds attributes or is a member of other roles was not created by authstore.',
+				  HINT = 'Drop or rename that role.';
+	END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+	auth_rl_hit(text, double precision, integer),
+	auth_rl_reset(text)
+TO authstore_ratelimit;

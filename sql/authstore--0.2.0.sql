@@ -69,6 +69,36 @@ CREATE INDEX token_subject_idx ON authstore.token (subject, purpose);
 
 REVOKE ALL ON TABLE authstore.kv, authstore.rate_limit, authstore.token FROM PUBLIC;
 
+/*
+ * Least privilege per service: a role with a row here may use only keys
+ * (key-value and rate-limit) starting with one of key_prefixes, issue,
+ * verify, consume and revoke only tokens whose subject starts with one of
+ * subject_prefixes, and only of the purposes listed.  NULL or an empty
+ * array allows nothing of that kind.  Roles without a row are not
+ * confined.  The role is the session's (after SET ROLE), matched exactly,
+ * not through memberships.  Changes take effect in other sessions at their
+ * next transaction (the trigger tells every backend to reload).  Kept in
+ * dumps.
+ */
+CREATE TABLE authstore.confinement (
+	role		regrole PRIMARY KEY,
+	key_prefixes text[],
+	subject_prefixes text[],
+	purposes	text[]
+);
+REVOKE ALL ON TABLE authstore.confinement FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('authstore.confinement', '');
+
+CREATE FUNCTION authstore.confinement_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'authstore_confinement_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION authstore.confinement_changed() FROM PUBLIC;
+
+CREATE TRIGGER confinement_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON authstore.confinement
+	FOR EACH STATEMENT EXECUTE FUNCTION authstore.confinement_changed();
+
 -- Internal helper of auth_kv_incr: the increment of a stored integer, with
 -- Redis' errors for non-integers and overflow.  Not callable by PUBLIC.
 CREATE FUNCTION authstore.incr_value(value text)
@@ -122,6 +152,13 @@ AS 'MODULE_PATHNAME', 'auth_kv_expire'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION auth_kv_keys(prefix text DEFAULT '')
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'auth_kv_keys'
+LANGUAGE C VOLATILE SECURITY DEFINER
+ROWS 100;
+
+-- Paging through auth_kv_keys: start after a key, at most count keys.
+CREATE FUNCTION auth_kv_keys(prefix text, start_after text, count integer)
 RETURNS SETOF text
 AS 'MODULE_PATHNAME', 'auth_kv_keys'
 LANGUAGE C VOLATILE SECURITY DEFINER
@@ -193,6 +230,30 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'auth_set_durable'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 
+/*
+ * The maintenance functions again, in the private schema: a superuser
+ * calls these by their qualified names.  The schema authstore belongs to
+ * the extension's owner, so no application role -- not even the owner of
+ * the database, who may rename public and put a trojan auth_kv_sweep() in
+ * a new one -- can create, rename or shadow anything there.  The copies in
+ * the extension's schema stay for compatibility; they are safe only where
+ * no application role controls that schema or the caller's search_path.
+ */
+CREATE FUNCTION authstore.auth_kv_sweep(max_rows integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_kv_sweep'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION authstore.auth_set_durable(durable boolean)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_set_durable'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+REVOKE ALL ON FUNCTION
+	authstore.auth_kv_sweep(integer),
+	authstore.auth_set_durable(boolean)
+FROM PUBLIC;
+
 ------------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; one role to grant to applications.
 ------------------------------------------------------------------------------
@@ -207,6 +268,7 @@ REVOKE ALL ON FUNCTION
 	auth_kv_ttl(text),
 	auth_kv_expire(text, double precision),
 	auth_kv_keys(text),
+	auth_kv_keys(text, text, integer),
 	auth_kv_clear(text),
 	auth_kv_sweep(integer),
 	auth_rl_hit(text, double precision, integer),
@@ -223,7 +285,8 @@ FROM PUBLIC;
 -- shared object, and is reused when the extension is created in another
 -- database -- but only if it is still a plain NOLOGIN role: one that can log
 -- in or holds any attribute was made by someone else and must not be handed
--- the API.
+-- the API; nor one that is a member of another role, whose privileges every
+-- member of authstore_user would inherit.
 DO $$
 DECLARE
 	r pg_catalog.pg_roles;
@@ -238,6 +301,12 @@ BEGIN
 			USING ERRCODE = '42710',
 				  DETAIL = 'authstore grants its whole API to this role; a role that can log in or holds attributes was not created by authstore.',
 				  HINT = 'Drop or rename that role, or ALTER ROLE authstore_user NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS if it is yours.';
+	ELSIF EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+				   WHERE m.member OPERATOR(pg_catalog.=) r.oid) THEN
+		RAISE EXCEPTION 'role "authstore_user" already exists and is a member of other roles'
+			USING ERRCODE = '42710',
+				  DETAIL = 'Every member of authstore_user would inherit the privileges of those roles.',
+				  HINT = 'Revoke those roles from authstore_user (see pg_auth_members), or drop or rename it.';
 	END IF;
 END
 $$;
@@ -252,6 +321,7 @@ GRANT EXECUTE ON FUNCTION
 	auth_kv_ttl(text),
 	auth_kv_expire(text, double precision),
 	auth_kv_keys(text),
+	auth_kv_keys(text, text, integer),
 	auth_kv_clear(text),
 	auth_rl_hit(text, double precision, integer),
 	auth_rl_reset(text),
@@ -260,3 +330,31 @@ GRANT EXECUTE ON FUNCTION
 	auth_token_consume(text, text),
 	auth_token_revoke(text, text)
 TO authstore_user;
+
+-- authstore_ratelimit: a second cluster-wide NOLOGIN role for services
+-- that only rate-limit: auth_rl_hit and auth_rl_reset, nothing else.  Reused
+-- under the same conditions as authstore_user.
+DO $$
+DECLARE
+	r pg_catalog.pg_roles;
+BEGIN
+	SELECT * INTO r FROM pg_catalog.pg_roles
+	 WHERE rolname OPERATOR(pg_catalog.=) 'authstore_ratelimit';
+	IF NOT FOUND THEN
+		CREATE ROLE authstore_ratelimit NOLOGIN;
+	ELSIF r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb
+		  OR r.rolreplication OR r.rolbypassrls
+		  OR EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+					  WHERE m.member OPERATOR(pg_catalog.=) r.oid) THEN
+		RAISE EXCEPTION 'role "authstore_ratelimit" already exists and is not a plain NOLOGIN role'
+			USING ERRCODE = '42710',
+				  DETAIL = 'authstore grants the rate limiter to this role; a role that can log in, holds attributes or is a member of other roles was not created by authstore.',
+				  HINT = 'Drop or rename that role.';
+	END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+	auth_rl_hit(text, double precision, integer),
+	auth_rl_reset(text)
+TO authstore_ratelimit;

@@ -6,12 +6,15 @@ SELECT auth_kv_set('kept', 'v', 100);
 SELECT count(*) FROM auth_rl_hit('kept', 60, 5);
 SELECT auth_token_issue('u', 'reset', 60) AS tok \gset
 
+-- authstore.confinement is configuration, always logged: not counted here
 CREATE TEMP VIEW persistence AS
 SELECT c.relname, c.relpersistence
   FROM pg_class c
- WHERE c.relnamespace = 'authstore'::regnamespace
+ WHERE (c.relnamespace = 'authstore'::regnamespace
+        AND c.relname !~ '^confinement')
     OR c.oid IN (SELECT reltoastrelid FROM pg_class
-                  WHERE relnamespace = 'authstore'::regnamespace)
+                  WHERE relnamespace = 'authstore'::regnamespace
+                    AND relname !~ '^confinement')
  ORDER BY c.relkind, c.relname ~ '^pg_toast', c.relname;
 
 SELECT relpersistence, count(*) FROM persistence GROUP BY 1;

@@ -13,10 +13,18 @@
 #include <sodium.h>
 
 #include "access/detoast.h"
+#include "access/relation.h"
+#include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "miscadmin.h"
-#include "utils/memutils.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
 
 #include "authstore.h"
 
@@ -232,6 +240,7 @@ authstore_key_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						   argname, len, authstore_max_key_bytes)));
 
 	key = PG_GETARG_TEXT_PP(argno);
+	authstore_confine_check(PointerGetDatum(key), argname);
 	return PointerGetDatum(key);
 }
 
@@ -317,21 +326,164 @@ authstore_prepare(AuthstorePlan *p)
 }
 
 /*
+ * Re-throw the error being handled (in a PG_CATCH block) without the
+ * caller's data in it.  PostgreSQL's integrity-constraint errors (SQLSTATE
+ * class 23) put the row or key in the DETAIL: "Key (key)=(session:...)
+ * already exists", "Failing row contains (...)".  authstore promises that
+ * no message carries a key, value, token, subject or purpose, so those
+ * keep their SQLSTATE, message (which names only the constraint) and
+ * context, and lose the DETAIL.  The functions meet such errors only when
+ * the tables were changed (a unique index on the values, say), or after
+ * authstore_execute_upsert() gave up its retries.  Other errors are
+ * re-thrown as they are.  cxt: a memory context outside ErrorContext.
+ */
+void
+authstore_rethrow_scrubbed(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) !=
+		ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+	{
+		FreeErrorData(edata);
+		PG_RE_THROW();
+	}
+	FlushErrorState();
+	edata->detail = pstrdup("The key and value are not shown: keys may be session tokens.");
+	edata->detail_log = NULL;
+	ReThrowError(edata);
+}
+
+/*
  * Run a cached statement.  Called between SPI_connect() and SPI_finish().
- * Returns the number of rows processed.
+ * Returns the number of rows processed.  Errors raised beneath it lose any
+ * key or value (authstore_rethrow_scrubbed); the PG_TRY costs a sigsetjmp,
+ * nothing beside the executor's start-up.
  */
 uint64
 authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 				  bool read_only, long count)
 {
-	int			rc;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = 0;
 
-	rc = SPI_execute_plan(authstore_prepare(p), values, nulls, read_only, count);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(authstore_prepare(p), values, nulls, read_only, count);
+	}
+	PG_CATCH();
+	{
+		authstore_rethrow_scrubbed(cxt);
+	}
+	PG_END_TRY();
 	if (rc < 0)
 		elog(ERROR, "authstore: SPI_execute_plan failed: %s",
 			 SPI_result_code_string(rc));
 
 	return SPI_processed;
+}
+
+/*
+ * Whether authstore.<relname> has a unique index besides its primary key:
+ * in practice the new index of a REINDEX CONCURRENTLY (or a CREATE UNIQUE
+ * INDEX CONCURRENTLY), which INSERT ... ON CONFLICT does not use as an
+ * arbiter.  The lock is the one the statement takes next anyway.
+ */
+static bool
+has_other_unique_index(const char *relname)
+{
+	Oid			nsp = get_namespace_oid("authstore", true);
+	Oid			relid;
+	Relation	rel;
+	List	   *indexes;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (!OidIsValid(nsp))
+		return false;
+	relid = get_relname_relid(relname, nsp);
+	if (!OidIsValid(relid))
+		return false;
+	rel = relation_open(relid, RowExclusiveLock);
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID,
+										  ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_index ind = (Form_pg_index) GETSTRUCT(tup);
+
+			if (ind->indisunique && !ind->indisprimary)
+				found = true;
+			ReleaseSysCache(tup);
+		}
+	}
+	list_free(indexes);
+	relation_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * Run a cached INSERT ... ON CONFLICT on authstore.<relname> as
+ * authstore_execute() does, but so that it does not fail where the index of
+ * a REINDEX CONCURRENTLY rejects a new key that a concurrent transaction
+ * inserted at the same time: PostgreSQL raises unique_violation there (that
+ * index is no arbiter), after waiting for the other transaction.  While
+ * such an index exists, the statement runs in a subtransaction and is run
+ * again after that error; the second time the other row is committed and
+ * the primary key, the arbiter, sees it.  Without such an index this costs
+ * a look at the relation's index list.
+ */
+uint64
+authstore_execute_upsert(const char *relname, AuthstorePlan *p, Datum *values,
+						 const char *nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int			attempt;
+
+	if (!has_other_unique_index(relname))
+		return authstore_execute(p, values, nulls, false, 0);
+
+	for (attempt = 1;; attempt++)
+	{
+		uint64		n = 0;
+		ErrorData  *edata = NULL;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			n = authstore_execute(p, values, nulls, false, 0);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+
+		if (edata == NULL)
+		{
+			/* SPI_tuptable survives the commit of the subtransaction */
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			return n;
+		}
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION || attempt >= 3)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*

@@ -63,8 +63,11 @@ authstore_ms_until(TimestampTz from, TimestampTz to)
 
 /* authstore.c */
 extern SPIPlanPtr authstore_prepare(AuthstorePlan *p);
+extern void authstore_rethrow_scrubbed(MemoryContext cxt);
 extern uint64 authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 								bool read_only, long count);
+extern uint64 authstore_execute_upsert(const char *relname, AuthstorePlan *p,
+									   Datum *values, const char *nulls);
 extern TimestampTz authstore_now(void);
 extern void authstore_check_primary(void);
 extern Datum authstore_key_arg(FunctionCallInfo fcinfo, int argno,
@@ -122,6 +125,11 @@ extern bool authstore_direct_insert(AuthstoreDirect *d, Datum *values,
 extern bool authstore_direct_live(AuthstoreDirect *d, AttrNumber attno,
 								  TimestampTz now);
 extern Datum authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno);
+
+/* confine.c: least privilege per service, see there */
+extern void authstore_confine_check(Datum arg, const char *argname);
+extern bool authstore_confine_subject_allowed(text *subject);
+extern bool authstore_confine_tokens(void);
 
 /* sweep.c */
 extern void authstore_sweep_cycle_start(void);

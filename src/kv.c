@@ -103,12 +103,26 @@ static AuthstorePlan expire_plan = {
 	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
-/* Live keys from $1 on, in key order; the caller stops past the prefix. */
-static AuthstorePlan keys_plan = {
+/*
+ * Live keys in [$1, $2) (or from $1 on, when no string bounds the prefix
+ * from above), in key order, at most $n of them (NULL: all).  Both bounds
+ * are parameters of the statement, so that a generic plan, which a cached
+ * statement gets from its sixth execution on, is still a bounded index
+ * range scan rather than a scan and sort of the whole table.
+ */
+static AuthstorePlan keys_range_plan = {
+	"SELECT key FROM authstore.kv "
+	"WHERE key OPERATOR(pg_catalog.>=) $1 AND key OPERATOR(pg_catalog.<) $2 "
+	"AND " LIVE("expires_at", "$3") " "
+	"ORDER BY key LIMIT $4",
+	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}
+};
+
+static AuthstorePlan keys_from_plan = {
 	"SELECT key FROM authstore.kv "
 	"WHERE key OPERATOR(pg_catalog.>=) $1 AND " LIVE("expires_at", "$2") " "
-	"ORDER BY key",
-	2, {TEXTOID, TIMESTAMPTZOID}
+	"ORDER BY key LIMIT $3",
+	3, {TEXTOID, TIMESTAMPTZOID, INT8OID}
 };
 
 /* Prefix deletes: with an upper bound for the index, and without one. */
@@ -271,7 +285,7 @@ auth_kv_set(PG_FUNCTION_ARGS)
 		Datum		args[3] = {key, value, TimestampTzGetDatum(expires_at)};
 		char		nulls[3] = {' ', ' ', has_ttl ? ' ' : 'n'};
 
-		authstore_execute(&upsert_plan, args, nulls, false, 0);
+		authstore_execute_upsert("kv", &upsert_plan, args, nulls);
 	}
 	SPI_finish();
 
@@ -381,7 +395,7 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
-	stored = authstore_execute(&nx_plan, args, nulls, false, 0) == 1;
+	stored = authstore_execute_upsert("kv", &nx_plan, args, nulls) == 1;
 	SPI_finish();
 
 	PG_RETURN_BOOL(stored);
@@ -471,7 +485,7 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 	 */
 	PG_TRY();
 	{
-		if (authstore_execute(&incr_plan, args, nulls, false, 0) != 1)
+		if (authstore_execute_upsert("kv", &incr_plan, args, nulls) != 1)
 			elog(ERROR, "authstore: increment of a key processed no row");
 	}
 	PG_CATCH();
@@ -615,28 +629,97 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 }
 
 /*
- * Live keys under a literal prefix, in key order.  The scan starts at the
- * prefix and stops at the first key that does not start with it: in bytewise
- * order all such keys are contiguous.
+ * The smallest string greater than every string that starts with prefix:
+ * the prefix without its trailing 0xFF bytes, last byte incremented.  NULL
+ * when there is none (an empty prefix, or one of 0xFF bytes only): then
+ * every key >= prefix starts with it.
+ */
+static text *
+prefix_upper_bound(text *prefix)
+{
+	int			len = VARSIZE_ANY_EXHDR(prefix);
+	text	   *upper;
+
+	while (len > 0 && (unsigned char) VARDATA_ANY(prefix)[len - 1] == 0xFF)
+		len--;
+	if (len == 0)
+		return NULL;
+	upper = (text *) palloc(VARHDRSZ + len);
+	SET_VARSIZE(upper, VARHDRSZ + len);
+	memcpy(VARDATA(upper), VARDATA_ANY(prefix), len);
+	((unsigned char *) VARDATA(upper))[len - 1]++;
+	return upper;
+}
+
+/*
+ * The smallest string greater than s: s followed by byte 0x01, since text
+ * cannot hold a zero byte and keys compare bytewise.  Lets "after s" use
+ * the same inclusive lower bound as the prefix.
+ */
+static text *
+string_successor(text *s)
+{
+	int			len = VARSIZE_ANY_EXHDR(s);
+	text	   *next = (text *) palloc(VARHDRSZ + len + 1);
+
+	SET_VARSIZE(next, VARHDRSZ + len + 1);
+	memcpy(VARDATA(next), VARDATA_ANY(s), len);
+	VARDATA(next)[len] = '\x01';
+	return next;
+}
+
+/* bytewise comparison of two texts, as COLLATE "C" compares them */
+static int
+text_cmp_bytes(text *a, text *b)
+{
+	int			alen = VARSIZE_ANY_EXHDR(a);
+	int			blen = VARSIZE_ANY_EXHDR(b);
+	int			r = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(alen, blen));
+
+	if (r != 0)
+		return r;
+	return (alen > blen) - (alen < blen);
+}
+
+/*
+ * auth_kv_keys(prefix [, start_after, count]): live keys under a literal
+ * prefix, in key order.  The three-argument form pages through them as
+ * Redis' SCAN does, but by key: start_after (NULL: from the start) is the
+ * last key of the previous page, count (NULL: no limit) the page size.  A
+ * page shorter than count is the last.  Unlike SCAN, a key is returned at
+ * most once and keys set behind the cursor are not returned.
  */
 Datum
 auth_kv_keys(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *prefix;
-	int			prefix_len;
-	Datum		args[2];
+	text	   *lower;
+	text	   *upper;
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int			n = 0;
 	TupleDesc	tupdesc;
 	Tuplestorestate *tupstore;
 	MemoryContext oldcxt;
 	Portal		portal;
-	bool		done = false;
 
 	authstore_check_primary();
 	prefix = DatumGetTextPP(authstore_key_arg(fcinfo, 0, "prefix", true));
-	prefix_len = VARSIZE_ANY_EXHDR(prefix);
-	args[0] = PointerGetDatum(prefix);
-	args[1] = TimestampTzGetDatum(authstore_now());
+	lower = prefix;
+	if (PG_NARGS() >= 2 && !PG_ARGISNULL(1))
+	{
+		text	   *after = DatumGetTextPP(authstore_key_arg(fcinfo, 1,
+															 "start_after", true));
+
+		if (text_cmp_bytes(after, prefix) >= 0)
+			lower = string_successor(after);
+	}
+	if (PG_NARGS() >= 3 && !PG_ARGISNULL(2) && PG_GETARG_INT32(2) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("count must not be negative")));
+	upper = prefix_upper_bound(prefix);
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		!(rsinfo->allowedModes & SFRM_Materialize))
@@ -653,35 +736,41 @@ auth_kv_keys(PG_FUNCTION_ARGS)
 	rsinfo->setDesc = tupdesc;
 	MemoryContextSwitchTo(oldcxt);
 
+	args[n++] = PointerGetDatum(lower);
+	if (upper != NULL)
+		args[n++] = PointerGetDatum(upper);
+	args[n++] = TimestampTzGetDatum(authstore_now());
+	if (PG_NARGS() >= 3 && !PG_ARGISNULL(2))
+		args[n] = Int64GetDatum((int64) PG_GETARG_INT32(2));
+	else
+	{
+		args[n] = (Datum) 0;
+		nulls[n] = 'n';			/* LIMIT NULL: no limit */
+	}
+
 	SPI_connect();
-	portal = SPI_cursor_open(NULL, authstore_prepare(&keys_plan), args, NULL, false);
-	while (!done)
+	portal = SPI_cursor_open(NULL,
+							 authstore_prepare(upper != NULL ? &keys_range_plan :
+											   &keys_from_plan),
+							 args, nulls, false);
+	for (;;)
 	{
 		uint64		i;
 
+		/* in batches: a million keys are not all held twice in memory */
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
 			break;
 		for (i = 0; i < SPI_processed; i++)
 		{
 			bool		isnull;
-			text	   *key = DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc,
-														   1, &isnull));
+			Datum		values[1];
+			bool		vnulls[1] = {false};
 
-			if (VARSIZE_ANY_EXHDR(key) < prefix_len ||
-				memcmp(VARDATA_ANY(key), VARDATA_ANY(prefix), prefix_len) != 0)
-			{
-				done = true;
-				break;
-			}
-			{
-				Datum		values[1] = {PointerGetDatum(key)};
-				bool		nulls[1] = {false};
-
-				/* tuplestore copies into its own (per-query) context */
-				tuplestore_putvalues(tupstore, tupdesc, values, nulls);
-			}
+			values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  1, &isnull);
+			/* tuplestore copies into its own (per-query) context */
+			tuplestore_putvalues(tupstore, tupdesc, values, vnulls);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
@@ -701,26 +790,15 @@ Datum
 auth_kv_clear(PG_FUNCTION_ARGS)
 {
 	text	   *prefix;
-	int			len;
 	TimestampTz now;
-	text	   *upper = NULL;
+	text	   *upper;
 	bool		isnull;
 	int64		count;
 
 	authstore_check_primary();
 	prefix = DatumGetTextPP(authstore_key_arg(fcinfo, 0, "prefix", true));
-	len = VARSIZE_ANY_EXHDR(prefix);
 	now = authstore_now();
-
-	while (len > 0 && (unsigned char) VARDATA_ANY(prefix)[len - 1] == 0xFF)
-		len--;
-	if (len > 0)
-	{
-		upper = (text *) palloc(VARHDRSZ + len);
-		SET_VARSIZE(upper, VARHDRSZ + len);
-		memcpy(VARDATA(upper), VARDATA_ANY(prefix), len);
-		((unsigned char *) VARDATA(upper))[len - 1]++;
-	}
+	upper = prefix_upper_bound(prefix);
 
 	SPI_connect();
 	if (upper != NULL)

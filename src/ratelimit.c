@@ -213,7 +213,7 @@ auth_rl_hit(PG_FUNCTION_ARGS)
 	if (!hit_direct(args[0], now, window, max, &hits, &last_hit, &denied))
 	{
 		SPI_connect();
-		denied = authstore_execute(&hit_plan, args, NULL, false, 0) != 1;
+		denied = authstore_execute_upsert("rate_limit", &hit_plan, args, NULL) != 1;
 		if (denied && authstore_execute(&state_plan, args, NULL, false, 0) != 1)
 			elog(ERROR, "authstore: rate-limit state of a denied hit not found");
 		hits = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -221,6 +221,23 @@ token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan, bool consume)
 	args[0] = PointerGetDatum(hash);
 	args[2] = TimestampTzGetDatum(authstore_now());
 
+	/*
+	 * A role confined to some subjects sees no token of another subject: it
+	 * verifies first (a token's subject never changes), and consumes only a
+	 * token it may see.
+	 */
+	if (authstore_confine_tokens())
+	{
+		if (!token_lookup_direct(args[0], DatumGetTextPP(args[1]),
+								 DatumGetTimestampTz(args[2]), false,
+								 &result, &isnull))
+			result = authstore_execute_text(&verify_plan, args, &isnull);
+		if (isnull || !authstore_confine_subject_allowed(DatumGetTextPP(result)))
+			PG_RETURN_NULL();
+		if (!consume)
+			PG_RETURN_DATUM(result);
+	}
+
 	if (!token_lookup_direct(args[0], DatumGetTextPP(args[1]),
 							 DatumGetTimestampTz(args[2]), consume,
 							 &result, &isnull))
@@ -259,6 +276,12 @@ auth_token_revoke(PG_FUNCTION_ARGS)
 	args[1] = TimestampTzGetDatum(authstore_now());
 	if (!PG_ARGISNULL(1))
 		args[2] = name_arg(fcinfo, 1, "purpose");
+	else if (authstore_confine_tokens())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to revoke tokens of every purpose"),
+				 errdetail("This role is confined to some token purposes (authstore.confinement)."),
+				 errhint("Revoke one purpose at a time.")));
 
 	SPI_connect();
 	authstore_execute(PG_ARGISNULL(1) ? &revoke_all_plan : &revoke_purpose_plan,

@@ -55,6 +55,9 @@ my @cases = (
 	],
 	[ "SELECT auth_token_revoke('u')", 'auth_token_revoke(text,text)' ],
 	[ "SELECT auth_set_durable(false)", 'auth_set_durable(boolean)' ],
+	[ "SELECT * FROM auth_kv_keys('', NULL, 1)", 'auth_kv_keys(text,text,integer)' ],
+	[ "SELECT authstore.auth_kv_sweep()", 'authstore.auth_kv_sweep(integer)' ],
+	[ "SELECT authstore.auth_set_durable(false)", 'authstore.auth_set_durable(boolean)' ],
 );
 
 # The extension's own functions named auth_*, as regprocedure text.

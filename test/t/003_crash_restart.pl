@@ -84,7 +84,8 @@ sub persistence
 	my $out = $node->safe_psql(
 		'postgres', q{
 		WITH t AS (SELECT oid FROM pg_class
-		           WHERE relnamespace = 'authstore'::regnamespace AND relkind = 'r'),
+		           WHERE relnamespace = 'authstore'::regnamespace AND relkind = 'r'
+		             AND relname <> 'confinement'),
 		     toast AS (SELECT reltoastrelid AS oid FROM pg_class
 		               WHERE oid IN (SELECT oid FROM t) AND reltoastrelid <> 0),
 		     rels AS (SELECT oid FROM t

@@ -215,6 +215,7 @@ my $expected_members = join("\n",
 	'function auth_kv_get(text)',
 	'function auth_kv_incr(text,double precision)',
 	'function auth_kv_keys(text)',
+	'function auth_kv_keys(text,text,integer)',
 	'function auth_kv_set(text,text,double precision)',
 	'function auth_kv_set_if_not_exists(text,text,double precision)',
 	'function auth_kv_sweep(integer)',
@@ -227,14 +228,18 @@ my $expected_members = join("\n",
 	'function auth_token_issue(text,text,double precision)',
 	'function auth_token_revoke(text,text)',
 	'function auth_token_verify(text,text)',
+	'function authstore.auth_kv_sweep(integer)',
+	'function authstore.auth_set_durable(boolean)',
+	'function authstore.confinement_changed()',
 	'function authstore.incr_value(text)',
 	'schema authstore',
+	'table authstore.confinement',
 	'table authstore.kv',
 	'table authstore.rate_limit',
 	'table authstore.token');
 my $fresh_members = members($node, 'fresh');
 is($fresh_members, $expected_members,
-	'a fresh install has exactly the expected 23 member objects');
+	'a fresh install has exactly the expected 28 member objects');
 my $fresh = describe($node, 'fresh');
 ok(scalar(split /\n/, $fresh) > 100,
 	'the description of a fresh install is not empty (' . scalar(split /\n/, $fresh) . ' lines)');
@@ -486,7 +491,8 @@ ok($ok, 'durable source: restore succeeds');
 is( $node->safe_psql(
 		'restored_durable', q{
 		SELECT string_agg(DISTINCT relpersistence::text, ',') FROM pg_class
-		WHERE relnamespace = 'authstore'::regnamespace}),
+		WHERE relnamespace = 'authstore'::regnamespace
+		  AND relname !~ '^confinement'}),
 	'u',
 	'durable source: the restored tables are UNLOGGED (run auth_set_durable(true) again)');
 $node->safe_psql('src', 'SELECT auth_set_durable(false)');
