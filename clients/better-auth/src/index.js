@@ -207,7 +207,7 @@ export function authstore(options = {}) {
 				"AUTHSTORE_NOT_INSTALLED",
 				`authstore: the authstore extension is not installed in database "${who.rows[0].db}". ` +
 					`A superuser can install it with: CREATE EXTENSION authstore SCHEMA ${s}; ` +
-					`(the server needs shared_preload_libraries = 'authstore').`,
+					`(add 'authstore' to shared_preload_libraries for its expiry worker).`,
 			);
 		}
 		const { schema: extSchema, version, db, usr } = ext.rows[0];
