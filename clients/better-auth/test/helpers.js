@@ -9,7 +9,7 @@
 // Debian's 15), so `node --test test/x.test.js` works alone too.
 
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, appendFileSync, rmSync, chownSync, chmodSync } from "node:fs";
+import { mkdtempSync, appendFileSync, rmSync, chownSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http from "node:http";
