@@ -161,3 +161,23 @@ test("a real Better Auth server whose database is gone answers 429 (or 200 with 
 		await usersPool.end();
 	}
 });
+
+test("an idle connection of the package's pool killed by the server is logged, not a crash", async () => {
+	const logger = captureLogger();
+	const a = authstore({ connectionString: connectionString(conn), logger, poolOptions: { application_name: "authstore-idle-kill" } });
+	const admin = adminPool(cluster, conn.database);
+	try {
+		assert.equal(await a.secondaryStorage.get("idle"), null); // leaves an idle connection in the pool
+		const killed = await admin.query(
+			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'authstore-idle-kill'",
+		);
+		assert.ok(killed.rows.length >= 1);
+		for (let i = 0; i < 50 && logger.lines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+		assert.equal(logger.lines.length, 1);
+		assert.match(logger.lines[0].msg, /an idle connection failed; cause: 57P01/);
+		assert.equal(await a.secondaryStorage.get("idle"), null, "the pool goes on with a new connection");
+	} finally {
+		await admin.end();
+		await a.close();
+	}
+});
