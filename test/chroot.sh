@@ -54,8 +54,13 @@ chroot_ensure() {
 		esac
 	done
 	mkdir -p "$chroot_dir"
-	exec {lockfd}>"$chroot_dir/$suite.lock"
-	flock "$lockfd"
+	# flock locks an open file: taking it twice in one run would wait for
+	# ourselves.
+	if [ -z "${chroot_locked[$suite]:-}" ]; then
+		exec {lockfd}>"$chroot_dir/$suite.lock"
+		flock "$lockfd" || return 1
+		chroot_locked[$suite]=$lockfd
+	fi
 	mirror=$(host_mirror) || return 1
 	if [ ! -f "$root/etc/authstore-chroot" ]; then
 		script=$(chroot_script "$suite")
@@ -112,6 +117,7 @@ chroot_ensure() {
 # Mounts a run needs: /proc (pg_ctl, prove) and /dev/shm (POSIX shared
 # memory, PostgreSQL's dynamic shared memory and parallel query).  Each mount
 # is recorded so chroot_umount undoes exactly what was done.
+declare -A chroot_locked=()
 chroot_mounts=()
 chroot_mount() {
 	local root=$1 m

@@ -89,7 +89,7 @@ sub persistence
 	my ($n, $db) = @_;
 	return $n->safe_psql(
 		$db, q{
-		SELECT string_agg(relname || ':' || relpersistence, ' ' ORDER BY relname)
+		SELECT string_agg(relname || ':' || relpersistence::text, ' ' ORDER BY relname)
 		FROM pg_class WHERE relnamespace = 'authstore'::regnamespace AND relkind = 'r'});
 }
 
