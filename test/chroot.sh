@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # test/chroot.sh — Debian chroots for test/matrix.sh (sourced, not run).
 #
 # Owns building, mounting and unmounting the chroots in which the suite runs
@@ -10,6 +11,8 @@
 # only while a run uses the chroot; chroot_umount undoes every mount and
 # test/matrix.sh calls it from its EXIT trap.
 
+# shellcheck disable=SC2034 # chroot_root is for the caller
+chroot_root=
 chroot_dir=${AUTHSTORE_CHROOT_DIR:-/var/cache/authstore/chroots}
 
 # Packages every chroot gets (the suite's own needs: build, server, TAP).
@@ -89,7 +92,8 @@ chroot_ensure() {
 		mv "$root.new" "$root"
 	fi
 	want="$chroot_base_packages$want"
-	# shellcheck disable=SC2086
+	# $want is a word list; ${Status} is dpkg-query's, not ours
+	# shellcheck disable=SC2086,SC2016
 	if [ "$(chroot "$root" dpkg-query -W -f '${Status}\n' $want 2>/dev/null | grep -c 'install ok installed')" \
 		-eq "$(echo $want | wc -w)" ]; then
 		chroot_root=$root

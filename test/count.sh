@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # test/count.sh — how test/run.sh and test/upgrade.sh count results
 # (sourced, not run).
 #
@@ -8,6 +9,7 @@
 
 # make_list DIR VAR: the tests the Makefile in DIR lists in VAR (REGRESS,
 # ISOLATION), one a line.
+# shellcheck disable=SC2016 # $(%s) is for make
 make_list() {
 	printf '_authstore_list:\n\t@printf "%%s\\n" $(%s)\n' "$2" |
 		make -s --no-print-directory -C "$1" -f Makefile -f - _authstore_list

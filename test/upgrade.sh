@@ -47,7 +47,8 @@ for v in "$old" "$new"; do
 done
 
 export PG_CONFIG=/usr/lib/postgresql/$new/bin/pg_config
-export PATH="$("$PG_CONFIG" --bindir):$PATH"
+pg_bin=$("$PG_CONFIG" --bindir)
+export PATH="$pg_bin:$PATH"
 work=$(mktemp -d /tmp/authstore-upgrade.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 tar -C "$repo" --exclude=.git -cf - . | tar -C "$work" -xf - --one-top-level=tree
