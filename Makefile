@@ -19,6 +19,7 @@ OBJS = \
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 SHLIB_LINK += -lsodium
+PG_CPPFLAGS += -DAUTHSTORE_VERSION=\"$(EXTVERSION)\"
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
 REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role confine
@@ -34,7 +35,13 @@ PROVE_TESTS = test/t/*.pl
 
 EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
 
+# AUTHSTORE_PG_VERSION=17 picks Debian's PostgreSQL 17 (Debian's plain
+# pg_config picks the newest installed version, whatever the tests run on).
+ifdef AUTHSTORE_PG_VERSION
+PG_CONFIG ?= /usr/lib/postgresql/$(AUTHSTORE_PG_VERSION)/bin/pg_config
+else
 PG_CONFIG ?= pg_config
+endif
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

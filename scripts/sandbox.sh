@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # authstore sandbox: install what is needed, build and install the extension,
-# start a private PostgreSQL 15 cluster with authstore preloaded, create the
+# start a private PostgreSQL cluster with authstore preloaded, create the
 # demo database and an application role, run a demo, say how to connect.
 #
-# Run as root on Debian 12.  Safe to run again: it rebuilds, reuses the
-# existing sandbox cluster and restarts it so that it loads the new library.
-# Debian's own cluster (port 5432) is left alone.
+# Run as root on Debian 12 (PostgreSQL 15), 13 (17) or forky (18).  Safe to
+# run again: it rebuilds, reuses the existing sandbox cluster and restarts it
+# so that it loads the new library.  Debian's own cluster (port 5432) is left
+# alone.
 #
 # Environment (optional):
+#   AUTHSTORE_PG_VERSION    PostgreSQL major version (default: the one this
+#                           Debian release ships: 15, 17 or 18)
 #   AUTHSTORE_SANDBOX_DIR   sandbox directory (default /var/tmp/authstore-sandbox)
 #   AUTHSTORE_SANDBOX_PORT  port (default 5433)
 #   AUTHSTORE_SANDBOX_RESET=1  delete an existing sandbox first and start anew
@@ -17,7 +20,6 @@ SANDBOX=${AUTHSTORE_SANDBOX_DIR:-/var/tmp/authstore-sandbox}
 PORT=${AUTHSTORE_SANDBOX_PORT:-5433}
 DB=authstore_demo
 APP_ROLE=demo_app
-PGBIN=/usr/lib/postgresql/15/bin
 DATA=$SANDBOX/data
 LOG=$SANDBOX/postgresql.log
 
@@ -27,6 +29,14 @@ say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'sandbox.sh: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run me as root (I install packages and run PostgreSQL as the postgres user)"
+case $(. /etc/os-release && echo "${VERSION_CODENAME:-}") in
+	trixie) default_version=17 ;;
+	forky) default_version=18 ;;
+	*) default_version=15 ;;
+esac
+PG_VERSION=${AUTHSTORE_PG_VERSION:-$default_version}
+case $PG_VERSION in '' | *[!0-9]*) die "AUTHSTORE_PG_VERSION must be a major version such as 17, not '$PG_VERSION'" ;; esac
+PGBIN=/usr/lib/postgresql/$PG_VERSION/bin
 case $PORT in '' | *[!0-9]*) die "AUTHSTORE_SANDBOX_PORT must be a number, not '$PORT'" ;; esac
 case $SANDBOX in /*) ;; *) die "AUTHSTORE_SANDBOX_DIR must be an absolute path" ;; esac
 
@@ -37,9 +47,12 @@ say "Installing packages (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
-	build-essential postgresql-15 postgresql-server-dev-15 libsodium-dev
+	build-essential "postgresql-$PG_VERSION" "postgresql-server-dev-$PG_VERSION" libsodium-dev ||
+	die "could not install PostgreSQL $PG_VERSION; this Debian release ships $default_version (see README, Supported versions)"
 
-say "Building and installing authstore from $REPO"
+say "Building and installing authstore for PostgreSQL $PG_VERSION from $REPO"
+# clean first: objects built for another version must not be linked in
+make -C "$REPO" PG_CONFIG="$PGBIN/pg_config" clean >/dev/null
 make -C "$REPO" PG_CONFIG="$PGBIN/pg_config"
 make -C "$REPO" PG_CONFIG="$PGBIN/pg_config" install
 
@@ -55,6 +68,9 @@ mkdir -p "$SANDBOX"
 chown postgres:postgres "$SANDBOX"
 chmod 0755 "$SANDBOX"
 
+if [ -f "$DATA/PG_VERSION" ] && [ "$(cat "$DATA/PG_VERSION")" != "$PG_VERSION" ]; then
+	die "the sandbox in $DATA is a PostgreSQL $(cat "$DATA/PG_VERSION") cluster, not $PG_VERSION; stop it and set AUTHSTORE_SANDBOX_RESET=1 to start anew"
+fi
 if [ ! -f "$DATA/PG_VERSION" ]; then
 	say "Creating the sandbox cluster in $DATA"
 	as_postgres "$PGBIN/initdb" -D "$DATA" --username=postgres --auth=trust \
@@ -130,7 +146,7 @@ psql_as postgres "$DB" -P footer=off -c \
 
 cat <<EOF
 
-authstore sandbox is running: PostgreSQL 15, port $PORT, data in $DATA, log in $LOG.
+authstore sandbox is running: PostgreSQL $PG_VERSION, port $PORT, data in $DATA, log in $LOG.
 Trust authentication: any local user can connect as any role. For trying things out only.
 
 Connect as the superuser:

@@ -28,12 +28,7 @@
 
 #include "authstore.h"
 
-PG_MODULE_MAGIC;
-
-/* fmgr.h declares it from PostgreSQL 16 on */
-#if PG_VERSION_NUM < 160000
-void		_PG_init(void);
-#endif
+AUTHSTORE_MODULE_MAGIC;
 
 int			authstore_max_key_bytes = 1024;
 int			authstore_max_value_bytes = 1024 * 1024;
@@ -169,11 +164,7 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("authstore");
-#else
-	EmitWarningsOnPlaceholders("authstore");
-#endif
 
 	if (process_shared_preload_libraries_in_progress)
 		authstore_register_launcher();

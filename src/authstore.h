@@ -17,6 +17,8 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
+
 /* Largest TTL or window accepted, in seconds (about 317 years). */
 #define AUTHSTORE_MAX_SECONDS 10000000000.0
 
@@ -44,21 +46,10 @@ typedef struct AuthstorePlan
 	SPIPlanPtr	plan;
 } AuthstorePlan;
 
-/* strtoi64 and TimestampDifferenceMilliseconds arrived in PostgreSQL 15/14 */
-#if PG_VERSION_NUM < 150000
-#define strtoi64(s, endptr, base) ((int64) strtoll((s), (endptr), (base)))
-#endif
-
 static inline long
 authstore_ms_until(TimestampTz from, TimestampTz to)
 {
-#if PG_VERSION_NUM >= 140000
 	return TimestampDifferenceMilliseconds(from, to);
-#else
-	TimestampTz diff = to - from;
-
-	return diff <= 0 ? 0 : (long) Min((diff + 999) / 1000, (int64) INT_MAX);
-#endif
 }
 
 /* authstore.c */

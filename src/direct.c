@@ -422,7 +422,7 @@ authstore_direct_fetch(AuthstoreDirect *d, Datum key)
 	d->key = key;
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   c->collation, c->eqproc, key);
-	scan = index_beginscan(d->rel, d->pkey, d->snapshot, 1, 0);
+	scan = authstore_index_beginscan(d->rel, d->pkey, d->snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, d->slot);
 	index_endscan(scan);

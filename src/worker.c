@@ -90,9 +90,7 @@ typedef struct AuthstoreShared
 
 static AuthstoreShared *shared = NULL;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* What a launcher hands a sweeper in bgw_extra. */
@@ -128,10 +126,8 @@ static SweeperSlot slots[MAX_SWEPT_DATABASES];
 static void
 shmem_request(void)
 {
-#if PG_VERSION_NUM >= 150000
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-#endif
 	RequestAddinShmemSpace(MAXALIGN(sizeof(AuthstoreShared)));
 }
 
@@ -172,12 +168,8 @@ authstore_register_launcher(void)
 {
 	BackgroundWorker worker;
 
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = shmem_request;
-#else
-	shmem_request();
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
 

@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
-# test/run.sh — set up and run authstore's whole test suite on Debian 12.
+# test/run.sh — set up and run authstore's whole test suite on one
+# PostgreSQL version on Debian (test/matrix.sh runs it on every version).
 #
 # Run as root from anywhere: installs the packages it needs, builds (any
 # compiler warning fails the run), installs the extension, starts a
-# throwaway PostgreSQL 15 cluster with authstore preloaded, runs the
+# throwaway PostgreSQL cluster with authstore preloaded, runs the
 # regression and isolation tests against it, then the TAP tests (which start
-# their own clusters).  Postgres refuses to run as root, so servers and TAP
-# run as the unprivileged "postgres" OS user on a copy of the tree.
+# their own clusters) and the load test.  Postgres refuses to run as root,
+# so servers and TAP run as the unprivileged "postgres" OS user on a copy of
+# the tree.
 #
 # Ends with one line "N passed, M failed" (regression files + isolation specs
-# + TAP assertions) and exits non-zero when anything failed.
+# + TAP assertions + load runs) and exits non-zero when anything failed.
+# Every test that did not pass counts as failed: a test the output does not
+# report as passing, a TAP file that died (its unrun assertions, or 1 if it
+# never said how many it planned), a suite that failed without saying why.
 #
-# Environment: AUTHSTORE_SKIP_APT=1 skips apt-get; AUTHSTORE_TEST_PORT picks
-# the throwaway cluster's port (default 54329); PG_CONFIG picks the
-# PostgreSQL installation (default: Debian's 15).
+# Environment: AUTHSTORE_PG_VERSION picks Debian's PostgreSQL major version
+# (default 15, Debian 12's); PG_CONFIG overrides it with any installation
+# (a private build, say); AUTHSTORE_SKIP_APT=1 skips apt-get;
+# AUTHSTORE_TEST_PORT picks the throwaway cluster's port (default 54329, the
+# load test uses the next one).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 port=${AUTHSTORE_TEST_PORT:-54329}
-export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+version=${AUTHSTORE_PG_VERSION:-15}
+case $version in '' | *[!0-9]*)
+	echo "test/run.sh: AUTHSTORE_PG_VERSION must be a major version such as 17, not '$version'" >&2
+	exit 2 ;;
+esac
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$version/bin/pg_config}
 
 say() { printf '==> %s\n' "$*"; }
+# shellcheck source=test/count.sh
+. "$repo/test/count.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test/run.sh: run as root (it installs packages and the extension)" >&2
@@ -31,9 +45,18 @@ if [ -z "${AUTHSTORE_SKIP_APT:-}" ]; then
 	say "installing packages"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq build-essential postgresql-15 postgresql-server-dev-15 \
+	apt-get install -y -qq build-essential "postgresql-$version" "postgresql-server-dev-$version" \
 		libsodium-dev libipc-run-perl >/dev/null
 fi
+
+# An explicit AUTHSTORE_PG_VERSION and PG_CONFIG must agree.
+actual=$("$PG_CONFIG" --version | sed -nE 's/^PostgreSQL ([0-9]+).*/\1/p')
+if [ -n "${AUTHSTORE_PG_VERSION:-}" ] && [ "$actual" != "$version" ]; then
+	echo "test/run.sh: PG_CONFIG=$PG_CONFIG is PostgreSQL $actual, AUTHSTORE_PG_VERSION is $version" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+say "PostgreSQL $("$PG_CONFIG" --version | sed 's/^PostgreSQL //') ($PG_CONFIG)"
 
 pg_bin=$("$PG_CONFIG" --bindir)
 # TAP clusters and pg_regress find initdb, pg_ctl and psql on PATH.
@@ -98,8 +121,8 @@ for path in direct statement; do
 	for suite in regression isolation; do
 		say "$suite tests, $path path"
 		case $suite in
-			regression) only="ISOLATION=" diffs="$work/tree/regression.diffs" ;;
-			isolation) only="REGRESS=" diffs="$work/tree/output_iso/regression.diffs" ;;
+			regression) only="ISOLATION=" only_var=REGRESS diffs="$work/tree/regression.diffs" ;;
+			isolation) only="REGRESS=" only_var=ISOLATION diffs="$work/tree/output_iso/regression.diffs" ;;
 		esac
 		rm -f "$diffs"
 		set +e
@@ -108,11 +131,7 @@ for path in direct statement; do
 		rc=$?
 		set -e
 		cat "$work/$suite.log"
-		ok=$(grep -cE '\.\.\. ok' "$work/$suite.log" || true)
-		bad=$(grep -cE '\.\.\. (FAILED|failed)' "$work/$suite.log" || true)
-		if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
-			bad=1
-		fi
+		count_regress "$work/$suite.log" "$rc" "$(make_list "$repo" "$only_var")"
 		passed=$((passed + ok))
 		failed=$((failed + bad))
 		if [ -s "$diffs" ]; then
@@ -128,12 +147,7 @@ as_pg make prove_installcheck >"$work/prove.log" 2>&1
 rc=$?
 set -e
 cat "$work/prove.log"
-tap_total=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$work/prove.log" | tail -n 1)
-tap_total=${tap_total:-0}
-tap_bad=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$work/prove.log" | awk '{s += $1} END {print s + 0}')
-if [ "$rc" -ne 0 ] && [ "$tap_bad" -eq 0 ]; then
-	tap_bad=1
-fi
+count_tap "$work/prove.log" "$rc" "$repo/test/t"
 if [ "$rc" -ne 0 ]; then
 	for log in "$work"/tree/tmp_check/log/*; do
 		[ -f "$log" ] || continue
@@ -141,7 +155,7 @@ if [ "$rc" -ne 0 ]; then
 		tail -n 40 "$log"
 	done
 fi
-passed=$((passed + tap_total - tap_bad))
+passed=$((passed + tap_ok))
 failed=$((failed + tap_bad))
 
 # Invariants under concurrency (atomic take/consume, incr, rate limit, expiry)

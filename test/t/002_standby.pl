@@ -89,7 +89,10 @@ sub no_crash_in_log
 	my $log = slurp_file($node->logfile);
 	unlike($log, qr/terminated by signal/,
 		$node->name . ': no process terminated by a signal');
-	unlike($log, qr/server process .* exited with exit code/,
+	# A backend is a "server process" up to 17 and is named by its type
+	# ("client backend", ...) from 18 on.
+	unlike($log,
+		qr/(?:server process|client backend|walsender|autovacuum worker) .* exited with exit code/,
 		$node->name . ': no server process exited abnormally');
 }
 

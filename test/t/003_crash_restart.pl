@@ -204,7 +204,9 @@ sub kill9_backend
 	my $offset = -s $node->logfile;
 	ok(kill('KILL', $pid), "$p: sent SIGKILL to backend $pid");
 	ok( $node->wait_for_log(
-			qr/server process \(PID $pid\) was terminated by signal 9/, $offset),
+			# "server process" up to 17, "client backend" from 18 on
+			qr/(?:server process|client backend) \(PID $pid\) was terminated by signal 9/,
+			$offset),
 		"$p: postmaster saw backend $pid terminated by signal 9");
 	ok( $node->wait_for_log(
 			qr/all server processes terminated; reinitializing/, $offset),
