@@ -124,7 +124,7 @@ in_chroot() {
 	root=$chroot_root
 	copy=$(mktemp -d "$root/tmp/authstore-matrix.XXXXXX")
 	copies+=("$copy")
-	tar -C "$tree" --exclude=.git -cf - . | tar -C "$copy" -xf -
+	tar -C "$tree" --exclude=.git --exclude=node_modules --exclude=target -cf - . | tar -C "$copy" -xf -
 	chroot_mount "$root" || { echo "0 passed, 1 failed"; return 1; }
 	set +e
 	timeout --kill-after=60 "$timeout" chroot "$root" env -i \
@@ -145,7 +145,7 @@ on_host() {
 	local version=$1 copy rc
 	copy=$(mktemp -d /tmp/authstore-matrix-tree.XXXXXX)
 	copies+=("$copy")
-	tar -C "$tree" --exclude=.git -cf - . | tar -C "$copy" -xf -
+	tar -C "$tree" --exclude=.git --exclude=node_modules --exclude=target -cf - . | tar -C "$copy" -xf -
 	set +e
 	timeout --kill-after=60 "$timeout" env AUTHSTORE_PG_VERSION="$version" \
 		AUTHSTORE_TEST_PORT="$port" "$copy/test/run.sh"
@@ -185,6 +185,10 @@ for v in $versions; do
 		fi
 	fi
 done
+
+# Suites that run once, on the host's PostgreSQL 15, after the versions.
+run_suite "Better Auth package (PostgreSQL 15 host)" \
+	env AUTHSTORE_BUILD=1 "$tree/clients/better-auth/test.sh"
 
 echo
 echo "==> summary (tree $tree)"

@@ -89,7 +89,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-tar -C "$repo" --exclude=.git -cf - . | tar -C "$work" -xf - --one-top-level=tree
+tar -C "$repo" --exclude=.git --exclude=node_modules --exclude=target -cf - . | tar -C "$work" -xf - --one-top-level=tree
 chown -R postgres "$work"
 as_pg() { runuser -u postgres -- env -C "$work/tree" PATH="$PATH" PG_CONFIG="$PG_CONFIG" "$@"; }
 

@@ -51,7 +51,7 @@ pg_bin=$("$PG_CONFIG" --bindir)
 export PATH="$pg_bin:$PATH"
 work=$(mktemp -d /tmp/authstore-upgrade.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-tar -C "$repo" --exclude=.git -cf - . | tar -C "$work" -xf - --one-top-level=tree
+tar -C "$repo" --exclude=.git --exclude=node_modules --exclude=target -cf - . | tar -C "$work" -xf - --one-top-level=tree
 chown -R postgres "$work"
 
 say "pg_upgrade from PostgreSQL $old to $new"
