@@ -20,11 +20,11 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 SHLIB_LINK += -lsodium
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
-REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile
+REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile cas
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.
-ISOLATION = kv-take kv-nx kv-incr kv-race rl-hit sweep-vs-set token-consume
+ISOLATION = kv-take kv-nx kv-incr kv-race rl-hit sweep-vs-set token-consume kv-cas
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=$(EXTENSION)
 
 # TAP tests need a server they start themselves, with the library preloaded.

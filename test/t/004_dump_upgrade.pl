@@ -210,7 +210,9 @@ is($node->safe_psql('fresh',
 
 my $expected_members = join("\n",
 	'function auth_kv_clear(text)',
+	'function auth_kv_compare_and_set(text,text,text,double precision)',
 	'function auth_kv_delete(text)',
+	'function auth_kv_delete_if_value(text,text)',
 	'function auth_kv_expire(text,double precision)',
 	'function auth_kv_get(text)',
 	'function auth_kv_incr(text,double precision)',
@@ -234,7 +236,7 @@ my $expected_members = join("\n",
 	'table authstore.token');
 my $fresh_members = members($node, 'fresh');
 is($fresh_members, $expected_members,
-	'a fresh install has exactly the expected 23 member objects');
+	'a fresh install has exactly the expected 25 member objects');
 my $fresh = describe($node, 'fresh');
 ok(scalar(split /\n/, $fresh) > 100,
 	'the description of a fresh install is not empty (' . scalar(split /\n/, $fresh) . ' lines)');
