@@ -35,7 +35,7 @@ if [ -z "${AUTHSTORE_SKIP_APT:-}" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	pkgs="build-essential postgresql-15 postgresql-server-dev-15 libsodium-dev
 		librust-tokio-postgres-dev librust-tokio-dev"
-	# Debian's toolchain unless one is already on PATH (e.g. rustup's)
+	# Debian's toolchain (rustc 1.63) unless one is already on PATH (e.g. rustup's)
 	if ! command -v cargo >/dev/null || ! cargo clippy --version >/dev/null 2>&1; then
 		pkgs="$pkgs cargo rustc rust-clippy"
 	fi
@@ -78,6 +78,9 @@ runuser -u postgres -- "$pg_bin/psql" -h "$work" -p "$port" -d authstore_rust -q
 export AUTHSTORE_TEST_DSN="host=$work port=$port user=postgres dbname=authstore_rust"
 
 cd "$here"
+# Not committed (it would resolve against one registry only); one left by
+# another cargo version may not even parse, so each run resolves afresh.
+rm -f Cargo.lock
 passed=0
 failed=0
 

@@ -138,7 +138,7 @@ pub struct RateLimitDecision {
 
 /// Shaped like RustAuth's `RateLimitStore`.
 pub trait RateLimitStore: Send + Sync + 'static {
-    fn consume<'a>(&'a self, input: RateLimitConsumeInput) -> StoreFuture<'a, RateLimitDecision>;
+    fn consume(&self, input: RateLimitConsumeInput) -> StoreFuture<'_, RateLimitDecision>;
 }
 
 /// One-time tokens in authx's shape: issue for a subject and a kind, verify
@@ -373,7 +373,7 @@ impl AuthStore {
         let row = c
             .query_opt("SELECT auth_kv_clear($1)", &[&prefix])
             .await?
-            .ok_or(Error::Connection("no row returned".to_owned()))?;
+            .ok_or_else(|| Error::Connection("no row returned".to_owned()))?;
         Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
@@ -512,7 +512,7 @@ impl SecondaryStorage for AuthStore {
 }
 
 impl RateLimitStore for AuthStore {
-    fn consume<'a>(&'a self, input: RateLimitConsumeInput) -> StoreFuture<'a, RateLimitDecision> {
+    fn consume(&self, input: RateLimitConsumeInput) -> StoreFuture<'_, RateLimitDecision> {
         Box::pin(async move {
             if input.rule.window == 0 {
                 return Err(Error::InvalidInput("rate limit window must be greater than zero"));
@@ -531,7 +531,7 @@ impl RateLimitStore for AuthStore {
                     &[&key, &window, &max],
                 )
                 .await?
-                .ok_or(Error::Connection("no row returned".to_owned()))?;
+                .ok_or_else(|| Error::Connection("no row returned".to_owned()))?;
             let permitted: bool = row.get(0);
             let remaining: i32 = row.get(1);
             let retry_after = ceil_seconds(row.get::<_, f64>(2));
@@ -562,7 +562,7 @@ impl TokenStore for AuthStore {
             let ttl = ttl_seconds as f64;
             self.one_text("SELECT auth_token_issue($1, $2, $3)", &[&subject, &kind, &ttl])
                 .await?
-                .ok_or(Error::Connection("no token returned".to_owned()))
+                .ok_or_else(|| Error::Connection("no token returned".to_owned()))
         })
     }
 
@@ -596,7 +596,7 @@ impl TokenStore for AuthStore {
             let row = c
                 .query_opt("SELECT auth_token_revoke($1, $2)", &[&subject, &kind])
                 .await?
-                .ok_or(Error::Connection("no row returned".to_owned()))?;
+                .ok_or_else(|| Error::Connection("no row returned".to_owned()))?;
             Ok(row.get::<_, i64>(0).max(0) as u64)
         })
     }
