@@ -100,3 +100,25 @@ GRANT EXECUTE ON FUNCTION
 	auth_rl_hit(text, double precision, integer),
 	auth_rl_reset(text)
 TO authstore_ratelimit;
+
+-- 16: auth_kv_compare_and_set() and auth_kv_delete_if_value(), atomic CAS
+-- and delete-if for RustAuth-style SecondaryStorage.
+CREATE FUNCTION auth_kv_compare_and_set(key text, expected text, value text,
+										ttl_seconds double precision DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_kv_compare_and_set'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_delete_if_value(key text, expected text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_kv_delete_if_value'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+REVOKE ALL ON FUNCTION
+	auth_kv_compare_and_set(text, text, text, double precision),
+	auth_kv_delete_if_value(text, text)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	auth_kv_compare_and_set(text, text, text, double precision),
+	auth_kv_delete_if_value(text, text)
+TO authstore_user;

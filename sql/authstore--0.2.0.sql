@@ -169,6 +169,17 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'auth_kv_clear'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 
+CREATE FUNCTION auth_kv_compare_and_set(key text, expected text, value text,
+										ttl_seconds double precision DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_kv_compare_and_set'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_delete_if_value(key text, expected text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'auth_kv_delete_if_value'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
 CREATE FUNCTION auth_kv_sweep(max_rows integer DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'auth_kv_sweep'
@@ -270,6 +281,8 @@ REVOKE ALL ON FUNCTION
 	auth_kv_keys(text),
 	auth_kv_keys(text, text, integer),
 	auth_kv_clear(text),
+	auth_kv_compare_and_set(text, text, text, double precision),
+	auth_kv_delete_if_value(text, text),
 	auth_kv_sweep(integer),
 	auth_rl_hit(text, double precision, integer),
 	auth_rl_reset(text),
@@ -323,6 +336,8 @@ GRANT EXECUTE ON FUNCTION
 	auth_kv_keys(text),
 	auth_kv_keys(text, text, integer),
 	auth_kv_clear(text),
+	auth_kv_compare_and_set(text, text, text, double precision),
+	auth_kv_delete_if_value(text, text),
 	auth_rl_hit(text, double precision, integer),
 	auth_rl_reset(text),
 	auth_token_issue(text, text, double precision),

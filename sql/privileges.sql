@@ -35,6 +35,8 @@ SELECT auth_kv_expire('k', 120);
 SELECT * FROM auth_kv_keys();
 SELECT auth_kv_take('k');
 SELECT auth_kv_delete('nx');
+SELECT auth_kv_compare_and_set('cas', NULL, 'v');
+SELECT auth_kv_delete_if_value('cas', 'v');
 SELECT * FROM auth_rl_hit('rl', 60, 1);
 SELECT auth_rl_reset('rl');
 SELECT auth_token_issue('u', 'reset', 60) AS tok \gset

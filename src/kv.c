@@ -2,7 +2,8 @@
  *
  * kv.c
  *	  The key-value API: auth_kv_set/get/take/set_if_not_exists/delete/incr/
- *	  ttl/expire/keys/clear over the unlogged table authstore.kv.
+ *	  ttl/expire/keys/clear/compare_and_set/delete_if_value over the unlogged
+ *	  table authstore.kv.
  *
  * A row is live while expires_at is NULL or later than authstore_now();
  * expired rows are treated as absent by every function (lazy expiry) until
@@ -36,6 +37,8 @@ PG_FUNCTION_INFO_V1(auth_kv_ttl);
 PG_FUNCTION_INFO_V1(auth_kv_expire);
 PG_FUNCTION_INFO_V1(auth_kv_keys);
 PG_FUNCTION_INFO_V1(auth_kv_clear);
+PG_FUNCTION_INFO_V1(auth_kv_compare_and_set);
+PG_FUNCTION_INFO_V1(auth_kv_delete_if_value);
 PG_FUNCTION_INFO_V1(authstore_incr_value);
 
 /* What a direct-path attempt came to: UNDECIDED means "run the statement". */
@@ -83,6 +86,30 @@ static AuthstorePlan nx_plan = {
 	"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at "
 	"WHERE t.expires_at OPERATOR(pg_catalog.<=) $4",
 	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+/*
+ * Compare-and-set and delete-if-value against a live row holding exactly
+ * the expected value.  The comparison is bytewise (COLLATE "C"), whatever
+ * the database's collation; in READ COMMITTED the row lock taken by UPDATE
+ * or DELETE makes a waiter re-check the comparison on the latest version
+ * (EvalPlanQual), so of concurrent callers expecting the same value only
+ * the first sees it.
+ */
+#define VALUE_IS(param) \
+	"value OPERATOR(pg_catalog.=) " param " COLLATE pg_catalog.\"C\""
+
+static AuthstorePlan cas_plan = {
+	"UPDATE authstore.kv SET value = $2, expires_at = $3 "
+	"WHERE key OPERATOR(pg_catalog.=) $1 AND " VALUE_IS("$4") " AND "
+	LIVE("expires_at", "$5"),
+	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+static AuthstorePlan delete_if_plan = {
+	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND "
+	VALUE_IS("$2") " AND " LIVE("expires_at", "$3"),
+	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
 };
 
 /* An expired row restarts at 1 with the new TTL; a live one keeps its TTL. */
@@ -233,6 +260,27 @@ write_row_direct(AuthstoreDirect *d, DirectOutcome found, Datum key,
 		return true;
 	}
 	return authstore_direct_insert(d, values, nulls, true);
+}
+
+/* Whether the value of the row in d->slot is expected, byte for byte. */
+static bool
+value_matches_direct(AuthstoreDirect *d, text *expected)
+{
+	bool		isnull;
+	Datum		value = slot_getattr(d->slot, KV_VALUE, &isnull);
+	text	   *current;
+	bool		result;
+
+	if (isnull)
+		return false;
+	/* a compressed or out-of-line value is detoasted for the comparison */
+	current = DatumGetTextPP(value);
+	result = VARSIZE_ANY_EXHDR(current) == VARSIZE_ANY_EXHDR(expected) &&
+		memcmp(VARDATA_ANY(current), VARDATA_ANY(expected),
+			   VARSIZE_ANY_EXHDR(expected)) == 0;
+	if ((Pointer) current != DatumGetPointer(value))
+		pfree(current);
+	return result;
 }
 
 Datum
@@ -626,6 +674,171 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	PG_RETURN_BOOL(changed);
+}
+
+/*
+ * Delete key if it is live and holds exactly expected.  Like
+ * delete_live_direct(), the row is deleted without being locked first:
+ * if it was changed meanwhile, the statement re-checks the new version.
+ */
+static bool
+delete_if_value(Datum key, text *expected, TimestampTz now)
+{
+	Datum		args[3] = {key, PointerGetDatum(expected), TimestampTzGetDatum(now)};
+	AuthstoreDirect d;
+	bool		deleted;
+
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
+	{
+		DirectOutcome outcome = DIRECT_NO;
+
+		if (authstore_direct_fetch(&d, key) &&
+			authstore_direct_live(&d, KV_EXPIRES_AT, now) &&
+			value_matches_direct(&d, expected))
+		{
+			switch (authstore_direct_delete(&d))
+			{
+				case TM_Ok:
+					outcome = DIRECT_YES;
+					break;
+				case TM_Deleted:
+					/* a concurrent delete won: for us the key is absent */
+					break;
+				default:
+					outcome = DIRECT_UNDECIDED;
+					break;
+			}
+		}
+		authstore_direct_end(&d);
+		if (outcome != DIRECT_UNDECIDED)
+			return outcome == DIRECT_YES;
+	}
+
+	SPI_connect();
+	deleted = authstore_execute(&delete_if_plan, args, NULL, false, 0) == 1;
+	SPI_finish();
+	return deleted;
+}
+
+/*
+ * auth_kv_compare_and_set(key, expected, value, ttl_seconds): store value
+ * (with the TTL, as auth_kv_set() does) only if the key is live and holds
+ * exactly expected, or, for a NULL expected, only if the key is absent or
+ * expired (set-if-not-exists).  Returns whether it stored.
+ *
+ * A TTL that expires at once stores nothing, as with auth_kv_set(): a
+ * match leaves the key absent (true), the way RustAuth's backends turn
+ * compare_and_set(.., Some(0)) into delete_if_value; expecting absence then
+ * changes nothing and returns false, as RustAuth's set_if_not_exists(..,
+ * Some(0)) does.
+ */
+Datum
+auth_kv_compare_and_set(PG_FUNCTION_ARGS)
+{
+	Datum		key;
+	text	   *expected = NULL;
+	Datum		value;
+	TimestampTz now;
+	TimestampTz expires_at = 0;
+	bool		has_ttl;
+	bool		applied = false;
+	AuthstoreDirect d;
+
+	authstore_check_primary();
+	key = authstore_key_arg(fcinfo, 0, "key", false);
+	if (!PG_ARGISNULL(1))
+		expected = PG_GETARG_TEXT_PP(1);
+	value = authstore_value_arg(fcinfo, 2);
+	now = authstore_now();
+	has_ttl = ttl_arg(fcinfo, 3, now, &expires_at);
+
+	if (has_ttl && expires_at <= now)
+		PG_RETURN_BOOL(expected != NULL && delete_if_value(key, expected, now));
+
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
+	{
+		bool		done = true;
+
+		if (expected == NULL)
+		{
+			/* as auth_kv_set_if_not_exists(): a live row stays, locked */
+			DirectOutcome found = lock_row_direct(&d, key);
+
+			if (found == DIRECT_YES && authstore_direct_live(&d, KV_EXPIRES_AT, now))
+				applied = false;
+			else
+				applied = done = found != DIRECT_UNDECIDED &&
+					write_row_direct(&d, found, key, value, has_ttl, expires_at);
+		}
+		else if (authstore_direct_fetch(&d, key) &&
+				 authstore_direct_live(&d, KV_EXPIRES_AT, now) &&
+				 value_matches_direct(&d, expected))
+		{
+			/*
+			 * As UPDATE does: a row that matches in our snapshot is locked
+			 * in its latest version, which must still match (EvalPlanQual).
+			 * One that does not match is left alone, unlocked.
+			 */
+			switch (authstore_direct_lock(&d))
+			{
+				case TM_Ok:
+					applied = authstore_direct_live(&d, KV_EXPIRES_AT, now) &&
+						value_matches_direct(&d, expected);
+					if (applied)
+						write_row_direct(&d, DIRECT_YES, key, value, has_ttl,
+										 expires_at);
+					break;
+				case TM_Deleted:
+					break;
+				default:
+					done = false;
+					break;
+			}
+		}
+		authstore_direct_end(&d);
+		if (done)
+			PG_RETURN_BOOL(applied);
+	}
+
+	SPI_connect();
+	if (expected == NULL)
+	{
+		Datum		args[4] = {key, value, TimestampTzGetDatum(expires_at),
+		TimestampTzGetDatum(now)};
+		char		nulls[4] = {' ', ' ', has_ttl ? ' ' : 'n', ' '};
+
+		applied = authstore_execute_upsert("kv", &nx_plan, args, nulls) == 1;
+	}
+	else
+	{
+		Datum		args[5] = {key, value, TimestampTzGetDatum(expires_at),
+		PointerGetDatum(expected), TimestampTzGetDatum(now)};
+		char		nulls[5] = {' ', ' ', has_ttl ? ' ' : 'n', ' ', ' '};
+
+		applied = authstore_execute(&cas_plan, args, nulls, false, 0) == 1;
+	}
+	SPI_finish();
+
+	PG_RETURN_BOOL(applied);
+}
+
+/*
+ * auth_kv_delete_if_value(key, expected): delete the key only if it is live
+ * and holds exactly expected; returns whether it deleted.  A NULL expected
+ * means "the key must be absent", and deleting an absent key deletes
+ * nothing: false, as RustAuth's delete_if_value(key, None) returns.
+ */
+Datum
+auth_kv_delete_if_value(PG_FUNCTION_ARGS)
+{
+	Datum		key;
+
+	authstore_check_primary();
+	key = authstore_key_arg(fcinfo, 0, "key", false);
+	if (PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+
+	PG_RETURN_BOOL(delete_if_value(key, PG_GETARG_TEXT_PP(1), authstore_now()));
 }
 
 /*

@@ -35,6 +35,15 @@ my @cases = (
 	[ "SELECT auth_kv_expire('k', 10)", 'auth_kv_expire(text,double precision)' ],
 	[ "SELECT * FROM auth_kv_keys('')", 'auth_kv_keys(text)' ],
 	[ "SELECT auth_kv_clear('')", 'auth_kv_clear(text)' ],
+	[
+		"SELECT auth_kv_compare_and_set('k', 'v', 'w')",
+		'auth_kv_compare_and_set(text,text,text,double precision)'
+	],
+	[
+		"SELECT auth_kv_compare_and_set('k', NULL, 'w', 10)",
+		'auth_kv_compare_and_set(text,text,text,double precision)'
+	],
+	[ "SELECT auth_kv_delete_if_value('k', 'v')", 'auth_kv_delete_if_value(text,text)' ],
 	[ "SELECT auth_kv_sweep()", 'auth_kv_sweep(integer)' ],
 	[
 		"SELECT * FROM auth_rl_hit('r', 60, 5)",
