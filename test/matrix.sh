@@ -15,6 +15,9 @@
 # In each chroot, test/upgrade.sh then upgrades a cluster with authstore
 # from 15 (bookworm's packages, next to the chroot's own) with pg_upgrade.
 #
+# Then, once on the host's 15: the Better Auth package's tests
+# (clients/better-auth/test.sh) and the Rust crate's (clients/rust/test.sh).
+#
 # Prints one summary line per suite and ends with one line
 # "N passed, M failed", the sum over all of them; exits non-zero if anything
 # failed.  A version that cannot run (no archive, a failed debootstrap, a
@@ -189,6 +192,7 @@ done
 # Suites that run once, on the host's PostgreSQL 15, after the versions.
 run_suite "Better Auth package (PostgreSQL 15 host)" \
 	env AUTHSTORE_BUILD=1 "$tree/clients/better-auth/test.sh"
+run_suite "Rust crate (PostgreSQL 15 host)" "$tree/clients/rust/test.sh"
 
 echo
 echo "==> summary (tree $tree)"
