@@ -22,8 +22,11 @@
  * Dynamic workers outlive the process that registered them, and a restarted
  * launcher knows nothing of its predecessor's sweepers.  A sweeper therefore
  * exits when the launcher that started it is gone (checked between batches
- * and at least every LAUNCHER_CHECK_MS), and holds a per-database advisory
- * lock, so that no database ever has two sweepers at once.
+ * and at least every LAUNCHER_CHECK_MS), and holds a per-database session
+ * lock, so that no database ever has two sweepers at once.  That lock's tag
+ * is one no SQL function can construct (see SWEEPER_LOCK_CLASS): with a tag
+ * pg_advisory_lock() can take, any role that can connect could hold or queue
+ * for it and stop expiry for good.
  *
  *-------------------------------------------------------------------------
  */
@@ -71,9 +74,18 @@ PGDLLEXPORT void authstore_sweeper_main(Datum main_arg);
 #define LAUNCHER_TYPE "authstore launcher"
 #define SWEEPER_TYPE "authstore sweeper"
 
-/* advisory lock key (with the database OID) held by a database's sweeper */
+/*
+ * The lock (with the database OID) held by a database's sweeper.  An
+ * advisory lock tag whose fourth field is neither 1 (pg_advisory_lock(int8))
+ * nor 2 (pg_advisory_lock(int4, int4)): the SQL advisory-lock functions set
+ * only those two, so no SQL caller can take, hold or queue for this lock.
+ * Other extensions use the same device (Citus' advisory lock classes).
+ */
 #define SWEEPER_LOCK_KEY1 0x61757468	/* "auth" */
 #define SWEEPER_LOCK_KEY2 0x73776570	/* "swep" */
+#define SWEEPER_LOCK_CLASS 0x6173	/* "as": not 1 or 2 */
+/* A sweeper waiting this long for its lock says so (and again as long). */
+#define SWEEPER_LOCK_LOG_MS 10000
 
 /* What a sweeper last found in its database, per launcher slot. */
 typedef enum SweeperReport
@@ -504,11 +516,15 @@ static void
 acquire_sweeper_lock(void)
 {
 	LOCKTAG		tag;
+	TimestampTz wait_start = GetCurrentTimestamp();
+	TimestampTz logged = wait_start;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SWEEPER_LOCK_KEY1, SWEEPER_LOCK_KEY2, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SWEEPER_LOCK_KEY1, SWEEPER_LOCK_KEY2,
+						 SWEEPER_LOCK_CLASS);
 	for (;;)
 	{
 		LockAcquireResult res;
+		TimestampTz now;
 
 		StartTransactionCommand();
 		res = LockAcquire(&tag, ExclusiveLock, true, true);
@@ -517,6 +533,18 @@ acquire_sweeper_lock(void)
 			return;
 
 		exit_if_orphaned();
+
+		/* a sweeper that cannot start must not be silent about it */
+		now = GetCurrentTimestamp();
+		if (TimestampDifferenceExceeds(logged, now, SWEEPER_LOCK_LOG_MS))
+		{
+			ereport(LOG,
+					(errmsg("authstore sweeper for database \"%s\" cannot start: another sweeper of this database has not exited",
+							my_args.dbname),
+					 errdetail("It has waited %ld seconds and keeps waiting.",
+							   authstore_ms_until(wait_start, now) / 1000)));
+			logged = now;
+		}
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 LAUNCHER_CHECK_MS, PG_WAIT_EXTENSION);
@@ -610,6 +638,19 @@ authstore_sweeper_main(Datum main_arg)
 					PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off",
 					PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * The sweeper's pacing is authstore.sweep_cost_delay/_limit, set in
+	 * postgresql.conf only, and its costs are VACUUM's page costs: pin those
+	 * at PostgreSQL's defaults, or a database owner could slow the sweeper
+	 * down a thousandfold (ALTER DATABASE ... SET vacuum_cost_page_hit =
+	 * 10000) or make every batch fail (statement_timeout).
+	 */
+	SetConfigOption("vacuum_cost_page_hit", "1", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("vacuum_cost_page_miss", "2", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("vacuum_cost_page_dirty", "20", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
 	acquire_sweeper_lock();
 
