@@ -145,6 +145,7 @@ shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(MAXALIGN(sizeof(AuthstoreShared)));
+	RequestAddinShmemSpace(authstore_stats_shmem_size());
 }
 
 static void
@@ -161,6 +162,7 @@ shmem_startup(void)
 	if (!found)
 		for (i = 0; i < MAX_SWEPT_DATABASES; i++)
 			pg_atomic_init_u32(&shared->report[i], REPORT_NONE);
+	authstore_stats_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -577,6 +579,7 @@ sweep_database(bool *installed)
 {
 	uint64		total = 0;
 	bool		more = true;
+	TimestampTz start = GetCurrentTimestamp();
 
 	authstore_sweep_cycle_start();
 	/* VACUUM's cost accounting, for authstore_sweep_delay() (see sweep.c) */
@@ -612,6 +615,9 @@ sweep_database(bool *installed)
 		VacuumCostActive = authstore_sweep_cost_delay > 0;
 	}
 	VacuumCostActive = false;
+	if (*installed)
+		authstore_stat_sweep_cycle(start, GetCurrentTimestamp(), total,
+								   authstore_sweep_unswept_estimate());
 
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -223,6 +223,8 @@ my $expected_members = join("\n",
 	'function auth_rl_hit(text,double precision,integer)',
 	'function auth_rl_reset(text)',
 	'function auth_set_durable(boolean)',
+	'function auth_stats()',
+	'function auth_stats_reset()',
 	'function auth_token_consume(text,text)',
 	'function auth_token_issue(text,text,double precision)',
 	'function auth_token_revoke(text,text)',
@@ -231,10 +233,11 @@ my $expected_members = join("\n",
 	'schema authstore',
 	'table authstore.kv',
 	'table authstore.rate_limit',
-	'table authstore.token');
+	'table authstore.token',
+	'view auth_stats');
 my $fresh_members = members($node, 'fresh');
 is($fresh_members, $expected_members,
-	'a fresh install has exactly the expected 23 member objects');
+	'a fresh install has exactly the expected 26 member objects');
 my $fresh = describe($node, 'fresh');
 ok(scalar(split /\n/, $fresh) > 100,
 	'the description of a fresh install is not empty (' . scalar(split /\n/, $fresh) . ' lines)');
