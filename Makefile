@@ -10,6 +10,7 @@ OBJS = \
 	src/direct.o \
 	src/kv.o \
 	src/ratelimit.o \
+	src/stats.o \
 	src/sweep.o \
 	src/tokens.o \
 	src/worker.o

@@ -265,6 +265,60 @@ REVOKE ALL ON FUNCTION
 	authstore.auth_set_durable(boolean)
 FROM PUBLIC;
 
+/*
+ * Statistics (issue 14): counters of every operation and outcome, and the
+ * sweeper's figures, per database, from shared memory (src/stats.c).  Only
+ * counts, never keys: readable by pg_monitor members.  Needs the library in
+ * shared_preload_libraries; otherwise auth_stats() says so.
+ */
+CREATE FUNCTION auth_stats(
+	OUT datid oid,
+	OUT kv_get_hits bigint,
+	OUT kv_get_misses bigint,
+	OUT kv_sets bigint,
+	OUT kv_nx_stored bigint,
+	OUT kv_nx_existed bigint,
+	OUT kv_incrs bigint,
+	OUT kv_take_hits bigint,
+	OUT kv_take_misses bigint,
+	OUT kv_delete_hits bigint,
+	OUT kv_delete_misses bigint,
+	OUT kv_cleared bigint,
+	OUT rl_allowed bigint,
+	OUT rl_denied bigint,
+	OUT rl_resets bigint,
+	OUT tokens_issued bigint,
+	OUT tokens_verified bigint,
+	OUT tokens_verify_rejected bigint,
+	OUT tokens_consumed bigint,
+	OUT tokens_consume_rejected bigint,
+	OUT tokens_revoked bigint,
+	OUT sweep_rows_deleted bigint,
+	OUT sweep_cycles bigint,
+	OUT last_sweep_start timestamptz,
+	OUT last_sweep_ms double precision,
+	OUT expired_unswept_estimate bigint,
+	OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'auth_stats'
+LANGUAGE C VOLATILE;
+
+CREATE VIEW auth_stats AS
+	SELECT d.datname, s.*
+	FROM auth_stats() s
+	JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.datid;
+
+-- Zero the current database's counters.  Superusers only (no grant).
+CREATE FUNCTION auth_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'auth_stats_reset'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION auth_stats(), auth_stats_reset() FROM PUBLIC;
+REVOKE ALL ON auth_stats FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth_stats() TO pg_monitor;
+GRANT SELECT ON auth_stats TO pg_monitor;
+
 ------------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; one role to grant to applications.
 ------------------------------------------------------------------------------

@@ -10,11 +10,16 @@ GRANT authstore_user TO regress_authstore_app;
 -- who may execute what: no function is executable by PUBLIC
 SELECT p.oid::regprocedure AS function,
        has_function_privilege('regress_authstore_nobody', p.oid, 'EXECUTE') AS nobody,
-       has_function_privilege('authstore_user', p.oid, 'EXECUTE') AS authstore_user
+       has_function_privilege('authstore_user', p.oid, 'EXECUTE') AS authstore_user,
+       has_function_privilege('pg_monitor', p.oid, 'EXECUTE') AS pg_monitor
   FROM pg_proc p
   JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'authstore')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
+-- the statistics view: counts only, for monitoring roles
+SELECT has_table_privilege('regress_authstore_nobody', 'auth_stats', 'SELECT') AS nobody,
+       has_table_privilege('authstore_user', 'auth_stats', 'SELECT') AS authstore_user,
+       has_table_privilege('pg_monitor', 'auth_stats', 'SELECT') AS pg_monitor;
 SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'authstore_user';
 
 -- a role without the grant can call nothing and read nothing

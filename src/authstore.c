@@ -117,9 +117,9 @@ _PG_init(void)
 
 	DefineCustomStringVariable("authstore.database",
 							   "Comma-separated list of databases whose expired rows the background worker sweeps.",
-							   NULL,
+							   "* (the default): every database that has the extension.",
 							   &authstore_database,
-							   "postgres",
+							   "*",
 							   PGC_SIGHUP,
 							   GUC_LIST_INPUT,
 							   authstore_check_database_list, NULL, NULL);

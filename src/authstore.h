@@ -126,6 +126,53 @@ extern bool authstore_confine_tokens(void);
 extern void authstore_sweep_cycle_start(void);
 extern uint64 authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more);
 extern void authstore_sweep_delay(void);
+extern uint64 authstore_sweep_unswept_estimate(void);
+
+/*
+ * stats.c: counters of operations and outcomes, in auth_stats()'s column
+ * order (the install script's OUT parameters follow it).
+ */
+typedef enum AuthstoreStat
+{
+	AUTHSTORE_STAT_KV_GET_HIT,
+	AUTHSTORE_STAT_KV_GET_MISS,
+	AUTHSTORE_STAT_KV_SET,
+	AUTHSTORE_STAT_KV_NX_STORED,
+	AUTHSTORE_STAT_KV_NX_EXISTED,
+	AUTHSTORE_STAT_KV_INCR,
+	AUTHSTORE_STAT_KV_TAKE_HIT,
+	AUTHSTORE_STAT_KV_TAKE_MISS,
+	AUTHSTORE_STAT_KV_DELETE_HIT,
+	AUTHSTORE_STAT_KV_DELETE_MISS,
+	AUTHSTORE_STAT_KV_CLEARED,
+	AUTHSTORE_STAT_RL_ALLOWED,
+	AUTHSTORE_STAT_RL_DENIED,
+	AUTHSTORE_STAT_RL_RESET,
+	AUTHSTORE_STAT_TOKEN_ISSUED,
+	AUTHSTORE_STAT_TOKEN_VERIFIED,
+	AUTHSTORE_STAT_TOKEN_VERIFY_REJECTED,
+	AUTHSTORE_STAT_TOKEN_CONSUMED,
+	AUTHSTORE_STAT_TOKEN_CONSUME_REJECTED,
+	AUTHSTORE_STAT_TOKEN_REVOKED,
+	AUTHSTORE_STAT_SWEEP_ROWS,
+	AUTHSTORE_STAT_SWEEP_CYCLES,
+	AUTHSTORE_STAT_COUNT
+} AuthstoreStat;
+
+extern Size authstore_stats_shmem_size(void);
+extern void authstore_stats_shmem_init(void);
+extern void authstore_stat_add(AuthstoreStat counter, uint64 n);
+extern void authstore_stat_sweep_cycle(TimestampTz start, TimestampTz end,
+									   uint64 deleted, uint64 unswept_estimate);
+
+/* count one operation or outcome: one line at the call site */
+#define authstore_count(counter) authstore_stat_add(AUTHSTORE_STAT_##counter, 1)
+
+/* verify (consume false) or consume of a token: accepted or rejected */
+#define authstore_count_token(consume, accepted) \
+	authstore_stat_add((consume) ? \
+					   ((accepted) ? AUTHSTORE_STAT_TOKEN_CONSUMED : AUTHSTORE_STAT_TOKEN_CONSUME_REJECTED) : \
+					   ((accepted) ? AUTHSTORE_STAT_TOKEN_VERIFIED : AUTHSTORE_STAT_TOKEN_VERIFY_REJECTED), 1)
 
 /* worker.c */
 extern void authstore_register_launcher(void);

@@ -17,6 +17,7 @@
 
 #include "access/genam.h"
 #include "fmgr.h"
+#include "funcapi.h"
 
 #if PG_VERSION_NUM < 150000
 #error "authstore needs PostgreSQL 15 or later (15, 17 and 18 are tested)"
@@ -50,6 +51,11 @@ extern void _PG_init(void);
 #else
 #define authstore_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
 	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
+/* PostgreSQL 16 renamed SetSingleFuncCall() to InitMaterializedSRF() */
+#if PG_VERSION_NUM < 160000
+#define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall(fcinfo, flags)
 #endif
 
 #endif							/* AUTHSTORE_COMPAT_H */

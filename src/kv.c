@@ -297,6 +297,7 @@ auth_kv_set(PG_FUNCTION_ARGS)
 	value = authstore_value_arg(fcinfo, 1);
 	now = authstore_now();
 	has_ttl = ttl_arg(fcinfo, 2, now, &expires_at);
+	authstore_count(KV_SET);
 
 	if (has_ttl && expires_at <= now)
 	{
@@ -360,12 +361,14 @@ auth_kv_get(PG_FUNCTION_ARGS)
 		if (!isnull)
 			result = authstore_direct_copy(&d, KV_VALUE);
 		authstore_direct_end(&d);
+		authstore_stat_add(isnull ? AUTHSTORE_STAT_KV_GET_MISS : AUTHSTORE_STAT_KV_GET_HIT, 1);
 		if (isnull)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(result);
 	}
 
 	result = authstore_execute_text(&get_plan, args, &isnull);
+	authstore_stat_add(isnull ? AUTHSTORE_STAT_KV_GET_MISS : AUTHSTORE_STAT_KV_GET_HIT, 1);
 
 	if (isnull)
 		PG_RETURN_NULL();
@@ -387,13 +390,16 @@ auth_kv_take(PG_FUNCTION_ARGS)
 	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), &result))
 	{
 		case DIRECT_YES:
+			authstore_count(KV_TAKE_HIT);
 			PG_RETURN_DATUM(result);
 		case DIRECT_NO:
+			authstore_count(KV_TAKE_MISS);
 			PG_RETURN_NULL();
 		case DIRECT_UNDECIDED:
 			break;
 	}
 	result = authstore_execute_text(&take_plan, args, &isnull);
+	authstore_stat_add(isnull ? AUTHSTORE_STAT_KV_TAKE_MISS : AUTHSTORE_STAT_KV_TAKE_HIT, 1);
 
 	if (isnull)
 		PG_RETURN_NULL();
@@ -439,12 +445,15 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 								 expires_at);
 		authstore_direct_end(&d);
 		if (done)
+			authstore_stat_add(stored ? AUTHSTORE_STAT_KV_NX_STORED : AUTHSTORE_STAT_KV_NX_EXISTED, 1);
+		if (done)
 			PG_RETURN_BOOL(stored);
 	}
 
 	SPI_connect();
 	stored = authstore_execute_upsert("kv", &nx_plan, args, nulls) == 1;
 	SPI_finish();
+	authstore_stat_add(stored ? AUTHSTORE_STAT_KV_NX_STORED : AUTHSTORE_STAT_KV_NX_EXISTED, 1);
 
 	PG_RETURN_BOOL(stored);
 }
@@ -462,8 +471,10 @@ auth_kv_delete(PG_FUNCTION_ARGS)
 	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), NULL))
 	{
 		case DIRECT_YES:
+			authstore_count(KV_DELETE_HIT);
 			PG_RETURN_BOOL(true);
 		case DIRECT_NO:
+			authstore_count(KV_DELETE_MISS);
 			PG_RETURN_BOOL(false);
 		case DIRECT_UNDECIDED:
 			break;
@@ -472,6 +483,7 @@ auth_kv_delete(PG_FUNCTION_ARGS)
 	SPI_connect();
 	deleted = authstore_execute(&delete_live_plan, args, NULL, false, 0) == 1;
 	SPI_finish();
+	authstore_stat_add(deleted ? AUTHSTORE_STAT_KV_DELETE_HIT : AUTHSTORE_STAT_KV_DELETE_MISS, 1);
 
 	PG_RETURN_BOOL(deleted);
 }
@@ -494,6 +506,7 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 		nulls[1] = 'n';
 	args[1] = TimestampTzGetDatum(expires_at);
 	args[2] = TimestampTzGetDatum(now);
+	authstore_count(KV_INCR);
 
 	/* An expired row restarts at 1 with the new TTL; a live one keeps its TTL. */
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
@@ -1030,6 +1043,7 @@ auth_kv_clear(PG_FUNCTION_ARGS)
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										1, &isnull));
 	SPI_finish();
+	authstore_stat_add(AUTHSTORE_STAT_KV_CLEARED, (uint64) count);
 
 	PG_RETURN_INT64(count);
 }

@@ -221,6 +221,7 @@ auth_rl_hit(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 
+	authstore_stat_add(denied ? AUTHSTORE_STAT_RL_DENIED : AUTHSTORE_STAT_RL_ALLOWED, 1);
 	values[0] = BoolGetDatum(!denied);
 	values[1] = Int32GetDatum(hits);
 	values[2] = Int32GetDatum(hits >= max ? 0 : max - hits);
@@ -259,12 +260,15 @@ auth_rl_reset(PG_FUNCTION_ARGS)
 		authstore_direct_end(&d);
 		/* TM_Updated: a hit changed it meanwhile; the statement re-checks */
 		if (result == TM_Ok || result == TM_Deleted)
+			authstore_stat_add(AUTHSTORE_STAT_RL_RESET, deleted ? 1 : 0);
+		if (result == TM_Ok || result == TM_Deleted)
 			PG_RETURN_BOOL(deleted);
 	}
 
 	SPI_connect();
 	deleted = authstore_execute(&reset_plan, args, NULL, false, 0) == 1;
 	SPI_finish();
+	authstore_stat_add(AUTHSTORE_STAT_RL_RESET, deleted ? 1 : 0);
 
 	PG_RETURN_BOOL(deleted);
 }

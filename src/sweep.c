@@ -108,12 +108,15 @@ typedef struct HandTable
 	BlockNumber hand;			/* next block to scan (worker) */
 	bool		cycle_done;		/* needs no more batches in this cycle */
 	BlockNumber scanned;		/* blocks scanned in this cycle */
+	uint64		expired;		/* expired rows seen in this cycle */
+	uint64		deleted;		/* of which deleted */
+	BlockNumber nblocks;		/* table size at the last batch */
 } HandTable;
 
 static HandTable hand_tables[] = {
-	{AUTHSTORE_KV, KV_EXPIRES_AT, &sweep_kv_plan, 0, false, 0},
-	{AUTHSTORE_RATE_LIMIT, RL_WINDOW_END, &sweep_rl_plan, 0, false, 0},
-	{AUTHSTORE_TOKEN, TOKEN_EXPIRES_AT, &sweep_token_plan, 0, false, 0},
+	{AUTHSTORE_KV, KV_EXPIRES_AT, &sweep_kv_plan},
+	{AUTHSTORE_RATE_LIMIT, RL_WINDOW_END, &sweep_rl_plan},
+	{AUTHSTORE_TOKEN, TOKEN_EXPIRES_AT, &sweep_token_plan},
 };
 
 /* Run a sweep statement: at most max_rows (< 0: all) rows. */
@@ -145,12 +148,14 @@ sweep_cost_exceeded(void)
  * the block to continue from, *wrapped when that is block 0 again because
  * the scan reached the end of the table, *stopped when it ended early
  * (max_rows or the cost limit), *tuples to the rows seen, *scanned to the
- * blocks scanned and *nblocks to the table's size.
+ * blocks scanned, *nblocks to the table's size and *expired to the expired
+ * rows seen (deleted or not).
  */
 static int64
 sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 		   BlockNumber max_blocks, int64 max_rows, bool *wrapped, bool *stopped,
-		   uint64 *tuples, BlockNumber *scanned, BlockNumber *table_blocks)
+		   uint64 *tuples, BlockNumber *scanned, BlockNumber *table_blocks,
+		   uint64 *expired)
 {
 	AuthstoreDirect d;
 	TableScanDesc scan;
@@ -165,6 +170,7 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 	*tuples = 0;
 	*scanned = 0;
 	*table_blocks = 0;
+	*expired = 0;
 	if (!authstore_direct_begin(&d, ht->table, true))
 		return -1;
 	/* heap_setscanlimits() is heap's: other access methods use the statement */
@@ -195,6 +201,7 @@ sweep_heap(HandTable *ht, TimestampTz now, BlockNumber *start,
 		last_block = ItemPointerGetBlockNumber(&d.slot->tts_tid);
 		if (authstore_direct_live(&d, ht->expiry_col, now))
 			continue;
+		(*expired)++;
 		/* not waiting: a locked or changed row is someone else's business */
 		result = table_tuple_delete(d.rel, &d.slot->tts_tid, d.cid, d.snapshot,
 									InvalidSnapshot, false, &tmfd, false);
@@ -265,12 +272,13 @@ sweep_all(TimestampTz now, int64 max_rows)
 		uint64		tuples;
 		BlockNumber scanned;
 		BlockNumber nblocks;
+		uint64		expired;
 		int64		n;
 
 		if (left == 0)
 			return deleted;
 		n = sweep_heap(&hand_tables[i], now, &start, 0, left, &wrapped, &stopped,
-					   &tuples, &scanned, &nblocks);
+					   &tuples, &scanned, &nblocks, &expired);
 		if (n < 0)
 			n = (int64) sweep_statement(hand_tables[i].plan, now, left);
 		deleted += n;
@@ -288,7 +296,36 @@ authstore_sweep_cycle_start(void)
 	{
 		hand_tables[i].cycle_done = false;
 		hand_tables[i].scanned = 0;
+		hand_tables[i].expired = 0;
+		hand_tables[i].deleted = 0;
 	}
+}
+
+/*
+ * The worker, at the end of a cycle: an estimate of the expired rows left
+ * in the tables.  Those seen and not deleted (locked or changed under the
+ * sweeper), plus, for the part of each table this cycle did not scan, as
+ * many as the scanned part held per block.  The scanned part is where the
+ * cycle found work, so the figure errs high; a table scanned to its end
+ * (every small table, every cycle) is counted exactly, as of the scan.
+ * Tables swept by statements (no direct path) are swept to the end: 0.
+ */
+uint64
+authstore_sweep_unswept_estimate(void)
+{
+	double		estimate = 0;
+	int			i;
+
+	for (i = 0; i < lengthof(hand_tables); i++)
+	{
+		HandTable  *ht = &hand_tables[i];
+
+		estimate += ht->expired - Min(ht->deleted, ht->expired);
+		if (ht->scanned > 0 && ht->scanned < ht->nblocks)
+			estimate += (double) ht->expired / ht->scanned *
+				(ht->nblocks - ht->scanned);
+	}
+	return (uint64) estimate;
 }
 
 /*
@@ -315,6 +352,7 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 		uint64		tuples;
 		BlockNumber scanned;
 		BlockNumber nblocks;
+		uint64		expired;
 		int64		d;
 
 		if (ht->cycle_done)
@@ -330,7 +368,7 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 		swept_tables++;
 
 		d = sweep_heap(ht, now, &ht->hand, SWEEP_BLOCKS, max_rows, &wrapped,
-					   &stopped, &tuples, &scanned, &nblocks);
+					   &stopped, &tuples, &scanned, &nblocks, &expired);
 		if (d < 0)
 		{
 			/* without the direct path: statements until one comes back short */
@@ -340,6 +378,9 @@ authstore_sweep_batch(TimestampTz now, int64 max_rows, bool *more)
 			continue;
 		}
 		ht->scanned += scanned;
+		ht->expired += expired;
+		ht->deleted += d;
+		ht->nblocks = nblocks;
 		deleted += d;
 
 		/*
@@ -399,5 +440,10 @@ auth_kv_sweep(PG_FUNCTION_ARGS)
 					 errhint("Pass NULL to delete every expired row.")));
 	}
 
-	PG_RETURN_INT64((int64) sweep_all(authstore_now(), max_rows));
+	{
+		uint64		deleted = sweep_all(authstore_now(), max_rows);
+
+		authstore_stat_add(AUTHSTORE_STAT_SWEEP_ROWS, deleted);
+		PG_RETURN_INT64((int64) deleted);
+	}
 }

@@ -151,6 +151,7 @@ auth_token_issue(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 
+	authstore_count(TOKEN_ISSUED);
 	PG_RETURN_TEXT_P(token);
 }
 
@@ -214,8 +215,12 @@ token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan, bool consume)
 	authstore_check_primary();
 	args[1] = name_arg(fcinfo, 1, "purpose");
 	if (PG_ARGISNULL(0))
+		authstore_count_token(consume, false);
+	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	hash = token_hash(PG_GETARG_TEXT_PP(0));
+	if (hash == NULL)
+		authstore_count_token(consume, false);
 	if (hash == NULL)
 		PG_RETURN_NULL();
 	args[0] = PointerGetDatum(hash);
@@ -242,6 +247,7 @@ token_lookup(FunctionCallInfo fcinfo, AuthstorePlan *plan, bool consume)
 							 DatumGetTimestampTz(args[2]), consume,
 							 &result, &isnull))
 		result = authstore_execute_text(plan, args, &isnull);
+	authstore_count_token(consume, !isnull);
 
 	if (isnull)
 		PG_RETURN_NULL();
@@ -289,6 +295,7 @@ auth_token_revoke(PG_FUNCTION_ARGS)
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										1, &isnull));
 	SPI_finish();
+	authstore_stat_add(AUTHSTORE_STAT_TOKEN_REVOKED, (uint64) count);
 
 	PG_RETURN_INT64(count);
 }

@@ -22,8 +22,11 @@
  * Dynamic workers outlive the process that registered them, and a restarted
  * launcher knows nothing of its predecessor's sweepers.  A sweeper therefore
  * exits when the launcher that started it is gone (checked between batches
- * and at least every LAUNCHER_CHECK_MS), and holds a per-database advisory
- * lock, so that no database ever has two sweepers at once.
+ * and at least every LAUNCHER_CHECK_MS), and holds a per-database session
+ * lock, so that no database ever has two sweepers at once.  That lock's tag
+ * is one no SQL function can construct (see SWEEPER_LOCK_CLASS): with a tag
+ * pg_advisory_lock() can take, any role that can connect could hold or queue
+ * for it and stop expiry for good.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +38,8 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -46,6 +51,7 @@
 #include "storage/lmgr.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -71,9 +77,18 @@ PGDLLEXPORT void authstore_sweeper_main(Datum main_arg);
 #define LAUNCHER_TYPE "authstore launcher"
 #define SWEEPER_TYPE "authstore sweeper"
 
-/* advisory lock key (with the database OID) held by a database's sweeper */
+/*
+ * The lock (with the database OID) held by a database's sweeper.  An
+ * advisory lock tag whose fourth field is neither 1 (pg_advisory_lock(int8))
+ * nor 2 (pg_advisory_lock(int4, int4)): the SQL advisory-lock functions set
+ * only those two, so no SQL caller can take, hold or queue for this lock.
+ * Other extensions use the same device (Citus' advisory lock classes).
+ */
 #define SWEEPER_LOCK_KEY1 0x61757468	/* "auth" */
 #define SWEEPER_LOCK_KEY2 0x73776570	/* "swep" */
+#define SWEEPER_LOCK_CLASS 0x6173	/* "as": not 1 or 2 */
+/* A sweeper waiting this long for its lock says so (and again as long). */
+#define SWEEPER_LOCK_LOG_MS 10000
 
 /* What a sweeper last found in its database, per launcher slot. */
 typedef enum SweeperReport
@@ -83,14 +98,41 @@ typedef enum SweeperReport
 	REPORT_NO_EXTENSION
 } SweeperReport;
 
+/*
+ * What a running sweeper (or a probe: a sweeper that finds no extension)
+ * publishes about itself, per launcher slot, so that a backend about to drop
+ * or rename its database, or to copy it, can ask it to leave (see
+ * authstore_process_utility): PostgreSQL waits for, but never terminates,
+ * other background workers connected to such a database.
+ */
+typedef struct SweeperPresence
+{
+	pg_atomic_uint32 dboid;		/* database connected to */
+	pg_atomic_uint32 pid;		/* 0 = none */
+	pg_atomic_uint32 stop;		/* asked to exit */
+	pg_atomic_uint64 paused_until;	/* TimestampTz: not restarted before */
+	Latch	   *latch;
+} SweeperPresence;
+
 typedef struct AuthstoreShared
 {
 	pg_atomic_uint32 report[MAX_SWEPT_DATABASES];
+	SweeperPresence presence[MAX_SWEPT_DATABASES];
+	/* bumped after a commit that may have added a database to sweep */
+	pg_atomic_uint32 kick;
+	Latch	   *launcher_latch;
 } AuthstoreShared;
 
 static AuthstoreShared *shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility = NULL;
+/* this transaction created the extension or a database: wake the launcher */
+static bool kick_at_commit = false;
+/* how long a database being dropped, renamed or copied keeps no sweeper */
+#define PAUSE_MS 10000
+/* how long such a command waits for a sweeper to leave */
+#define LEAVE_WAIT_MS 10000
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* What a launcher hands a sweeper in bgw_extra. */
@@ -98,7 +140,8 @@ typedef struct SweeperArgs
 {
 	pid_t		launcher_pid;
 	int			slot;			/* index into shared->report */
-	bool		quiet;			/* a missing extension was already logged */
+	bool		quiet;			/* a missing extension was already logged, or
+								 * the launcher is discovering databases */
 	char		dbname[NAMEDATALEN];
 } SweeperArgs;
 
@@ -129,6 +172,7 @@ shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(AuthstoreShared)));
+	RequestAddinShmemSpace(authstore_stats_shmem_size());
 }
 
 static void
@@ -143,8 +187,20 @@ shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("authstore", sizeof(AuthstoreShared), &found);
 	if (!found)
+	{
 		for (i = 0; i < MAX_SWEPT_DATABASES; i++)
+		{
 			pg_atomic_init_u32(&shared->report[i], REPORT_NONE);
+			pg_atomic_init_u32(&shared->presence[i].dboid, InvalidOid);
+			pg_atomic_init_u32(&shared->presence[i].pid, 0);
+			pg_atomic_init_u32(&shared->presence[i].stop, 0);
+			pg_atomic_init_u64(&shared->presence[i].paused_until, 0);
+			shared->presence[i].latch = NULL;
+		}
+		pg_atomic_init_u32(&shared->kick, 0);
+		shared->launcher_latch = NULL;
+	}
+	authstore_stats_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -162,6 +218,125 @@ init_worker(BackgroundWorker *worker, const char *function, int restart_time,
 	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
 }
 
+/*
+ * Ask the sweepers connected to database dboid to exit, keep the launcher
+ * from starting one there for PAUSE_MS, and wait (at most LEAVE_WAIT_MS)
+ * until they are gone.
+ */
+static void
+sweepers_leave(Oid dboid)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PAUSE_MS);
+	TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), LEAVE_WAIT_MS);
+	int			i;
+
+	if (shared == NULL || !OidIsValid(dboid))
+		return;
+	for (i = 0; i < MAX_SWEPT_DATABASES; i++)
+	{
+		SweeperPresence *p = &shared->presence[i];
+
+		if (pg_atomic_read_u32(&p->dboid) != dboid)
+			continue;
+		pg_atomic_write_u64(&p->paused_until, (uint64) until);
+		pg_atomic_write_u32(&p->stop, 1);
+		pg_memory_barrier();
+		if (pg_atomic_read_u32(&p->pid) != 0 && p->latch != NULL)
+			SetLatch(p->latch);
+	}
+	for (;;)
+	{
+		bool		present = false;
+
+		for (i = 0; i < MAX_SWEPT_DATABASES; i++)
+			present |= pg_atomic_read_u32(&shared->presence[i].dboid) == dboid &&
+				pg_atomic_read_u32(&shared->presence[i].pid) != 0;
+		if (!present || GetCurrentTimestamp() >= give_up)
+			return;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10 * 1000L);
+	}
+}
+
+static void
+kick_launcher(XactEvent event, void *arg)
+{
+	if (!kick_at_commit)
+		return;
+	if (event == XACT_EVENT_COMMIT)
+	{
+		pg_atomic_fetch_add_u32(&shared->kick, 1);
+		pg_memory_barrier();
+		if (shared->launcher_latch != NULL)
+			SetLatch(shared->launcher_latch);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		kick_at_commit = false;
+}
+
+/* The name of the template database of a CREATE DATABASE, or NULL. */
+static const char *
+createdb_template(CreatedbStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+
+		if (strcmp(d->defname, "template") == 0 && d->arg != NULL)
+			return defGetString(d);
+	}
+	return "template1";
+}
+
+/*
+ * Before DROP DATABASE, ALTER DATABASE ... RENAME and CREATE DATABASE ...
+ * TEMPLATE, which fail while anyone else is connected to the database, make
+ * its sweeper leave.  After CREATE EXTENSION authstore or CREATE DATABASE
+ * commits, wake the launcher, so that the new database is swept within
+ * about a second.
+ */
+static void
+authstore_process_utility(PlannedStmt *pstmt, const char *queryString,
+						  bool readOnlyTree, ProcessUtilityContext context,
+						  ParamListInfo params, QueryEnvironment *queryEnv,
+						  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	const char *leaving = NULL;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_DropdbStmt:
+			leaving = ((DropdbStmt *) parsetree)->dbname;
+			break;
+		case T_RenameStmt:
+			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+				leaving = ((RenameStmt *) parsetree)->subname;
+			break;
+		case T_CreatedbStmt:
+			leaving = createdb_template((CreatedbStmt *) parsetree);
+			kick_at_commit = true;
+			break;
+		case T_CreateExtensionStmt:
+			if (strcmp(((CreateExtensionStmt *) parsetree)->extname, "authstore") == 0)
+				kick_at_commit = true;
+			break;
+		default:
+			break;
+	}
+	if (leaving != NULL)
+		sweepers_leave(get_database_oid(leaving, true));
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
 /* Called from _PG_init while shared_preload_libraries is processed. */
 void
 authstore_register_launcher(void)
@@ -172,6 +347,9 @@ authstore_register_launcher(void)
 	shmem_request_hook = shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = authstore_process_utility;
+	RegisterXactCallback(kick_launcher, NULL);
 
 	init_worker(&worker, "authstore_launcher_main", LAUNCHER_RESTART_SECS,
 				LAUNCHER_TYPE);
@@ -225,7 +403,7 @@ authstore_check_database_list(char **newval, void **extra, GucSource source)
  */
 
 static bool
-start_sweeper(SweeperSlot *slot, Oid dboid)
+start_sweeper(SweeperSlot *slot, Oid dboid, bool discover)
 {
 	BackgroundWorker worker;
 	SweeperArgs args;
@@ -240,7 +418,7 @@ start_sweeper(SweeperSlot *slot, Oid dboid)
 	memset(&args, 0, sizeof(args));
 	args.launcher_pid = MyProcPid;
 	args.slot = slot - slots;
-	args.quiet = slot->ext_missing_logged;
+	args.quiet = slot->ext_missing_logged || discover;
 	strlcpy(args.dbname, slot->dbname, NAMEDATALEN);
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = MyProcPid;
@@ -252,6 +430,7 @@ start_sweeper(SweeperSlot *slot, Oid dboid)
 	}
 	slot->last_start = GetCurrentTimestamp();
 	pg_atomic_write_u32(&shared->report[args.slot], REPORT_NONE);
+	pg_atomic_write_u32(&shared->presence[args.slot].stop, 0);
 
 	/* the handle outlives this cycle and its transaction */
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -299,6 +478,38 @@ database_oid(const char *name)
 	return result;
 }
 
+/*
+ * Every database a sweeper may connect to (allows connections, is not a
+ * template: a template with a connected sweeper could not be copied), for
+ * authstore.database = '*'.  Allocated in cxt.
+ */
+static List *
+all_databases(MemoryContext cxt)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (db->datallowconn && !db->datistemplate)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			result = lappend(result, pstrdup(NameStr(db->datname)));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
 static bool
 sweeper_running(SweeperSlot *slot)
 {
@@ -320,15 +531,34 @@ launcher_reconcile(void)
 	ListCell   *lc;
 	long		nap = RECHECK_MS;
 	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		discover = false;
+	uint32		kick = pg_atomic_read_u32(&shared->kick);
+	static uint32 seen_kick = 0;
 	int			i;
 
 	/* the check hook accepted the value, so it parses */
 	(void) SplitGUCList(raw, ',', &names);
+	foreach(lc, names)
+		discover |= strcmp((char *) lfirst(lc), "*") == 0;
 
 	for (i = 0; i < MAX_SWEPT_DATABASES; i++)
+	{
 		slots[i].listed = false;
 
+		/*
+		 * A database may have got the extension: look at once at those
+		 * found without it.
+		 */
+		if (kick != seen_kick && slots[i].in_use &&
+			pg_atomic_read_u32(&shared->report[i]) == REPORT_NO_EXTENSION)
+			slots[i].last_start = 0;
+	}
+	seen_kick = kick;
+
 	StartTransactionCommand();
+	if (discover)
+		names = all_databases(cxt);
 	foreach(lc, names)
 	{
 		char	   *name = (char *) lfirst(lc);
@@ -359,6 +589,18 @@ launcher_reconcile(void)
 		if (sweeper_running(slot))
 			continue;
 
+		/* being dropped, renamed or copied (authstore_process_utility) */
+		{
+			TimestampTz paused = (TimestampTz)
+				pg_atomic_read_u64(&shared->presence[slot - slots].paused_until);
+
+			if (paused > now)
+			{
+				nap = Min(nap, Max(authstore_ms_until(now, paused), 1));
+				continue;
+			}
+		}
+
 		/*
 		 * Pace the restarts: every RECHECK_MS while the database or the
 		 * extension is missing, else SWEEPER_RESTART_MS.
@@ -368,6 +610,13 @@ launcher_reconcile(void)
 			slot->ext_missing_logged = true;
 		else if (report == REPORT_SWEEPING)
 			slot->ext_missing_logged = false;
+
+		/*
+		 * Discovering, a database without the extension is looked at again
+		 * only when a CREATE EXTENSION or CREATE DATABASE commits (kick).
+		 */
+		if (discover && report == REPORT_NO_EXTENSION && slot->last_start != 0)
+			continue;
 		delay = (slot->db_missing_logged || report == REPORT_NO_EXTENSION) ?
 			RECHECK_MS : SWEEPER_RESTART_MS;
 		if (slot->last_start != 0 &&
@@ -394,7 +643,7 @@ launcher_reconcile(void)
 		}
 		slot->db_missing_logged = false;
 
-		(void) start_sweeper(slot, dboid);
+		(void) start_sweeper(slot, dboid, discover);
 	}
 	CommitTransactionCommand();
 
@@ -429,6 +678,7 @@ authstore_launcher_main(Datum main_arg)
 
 	/* no database: only shared catalogs (pg_database) are needed */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	shared->launcher_latch = MyLatch;
 
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "authstore launcher cycle",
@@ -479,6 +729,14 @@ launcher_alive(void)
 static void
 exit_if_orphaned(void)
 {
+	/* asked to leave (authstore_process_utility): a normal exit */
+	if (pg_atomic_read_u32(&shared->presence[my_args.slot].stop) != 0)
+	{
+		ereport(DEBUG1,
+				(errmsg("authstore sweeper for database \"%s\" leaves it for a DROP, RENAME or copy of the database",
+						my_args.dbname)));
+		proc_exit(0);
+	}
 	if (!launcher_alive())
 	{
 		ereport(DEBUG1,
@@ -496,11 +754,15 @@ static void
 acquire_sweeper_lock(void)
 {
 	LOCKTAG		tag;
+	TimestampTz wait_start = GetCurrentTimestamp();
+	TimestampTz logged = wait_start;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SWEEPER_LOCK_KEY1, SWEEPER_LOCK_KEY2, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SWEEPER_LOCK_KEY1, SWEEPER_LOCK_KEY2,
+						 SWEEPER_LOCK_CLASS);
 	for (;;)
 	{
 		LockAcquireResult res;
+		TimestampTz now;
 
 		StartTransactionCommand();
 		res = LockAcquire(&tag, ExclusiveLock, true, true);
@@ -509,12 +771,45 @@ acquire_sweeper_lock(void)
 			return;
 
 		exit_if_orphaned();
+
+		/* a sweeper that cannot start must not be silent about it */
+		now = GetCurrentTimestamp();
+		if (TimestampDifferenceExceeds(logged, now, SWEEPER_LOCK_LOG_MS))
+		{
+			ereport(LOG,
+					(errmsg("authstore sweeper for database \"%s\" cannot start: another sweeper of this database has not exited",
+							my_args.dbname),
+					 errdetail("It has waited %ld seconds and keeps waiting.",
+							   authstore_ms_until(wait_start, now) / 1000)));
+			logged = now;
+		}
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 LAUNCHER_CHECK_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+static void
+clear_presence(int code, Datum arg)
+{
+	SweeperPresence *p = &shared->presence[my_args.slot];
+
+	if (pg_atomic_read_u32(&p->pid) == (uint32) MyProcPid)
+		pg_atomic_write_u32(&p->pid, 0);
+}
+
+/* Say which database this sweeper is in, until it exits. */
+static void
+publish_presence(Oid dboid)
+{
+	SweeperPresence *p = &shared->presence[my_args.slot];
+
+	p->latch = MyLatch;
+	pg_atomic_write_u32(&p->dboid, dboid);
+	pg_atomic_write_u32(&p->pid, (uint32) MyProcPid);
+	on_shmem_exit(clear_presence, (Datum) 0);
 }
 
 /* The sweeper: reload the configuration if a SIGHUP asked for it. */
@@ -541,6 +836,7 @@ sweep_database(bool *installed)
 {
 	uint64		total = 0;
 	bool		more = true;
+	TimestampTz start = GetCurrentTimestamp();
 
 	authstore_sweep_cycle_start();
 	/* VACUUM's cost accounting, for authstore_sweep_delay() (see sweep.c) */
@@ -576,6 +872,9 @@ sweep_database(bool *installed)
 		VacuumCostActive = authstore_sweep_cost_delay > 0;
 	}
 	VacuumCostActive = false;
+	if (*installed)
+		authstore_stat_sweep_cycle(start, GetCurrentTimestamp(), total,
+								   authstore_sweep_unswept_estimate());
 
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -591,8 +890,10 @@ authstore_sweeper_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	memcpy(&my_args, MyBgworkerEntry->bgw_extra, sizeof(my_args));
+	/* published before connecting, so that a DROP DATABASE finds us */
+	publish_presence(dboid);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 
 	/*
 	 * Database- or server-wide defaults meant for applications must not turn
@@ -602,6 +903,19 @@ authstore_sweeper_main(Datum main_arg)
 					PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off",
 					PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * The sweeper's pacing is authstore.sweep_cost_delay/_limit, set in
+	 * postgresql.conf only, and its costs are VACUUM's page costs: pin those
+	 * at PostgreSQL's defaults, or a database owner could slow the sweeper
+	 * down a thousandfold (ALTER DATABASE ... SET vacuum_cost_page_hit =
+	 * 10000) or make every batch fail (statement_timeout).
+	 */
+	SetConfigOption("vacuum_cost_page_hit", "1", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("vacuum_cost_page_miss", "2", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("vacuum_cost_page_dirty", "20", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
 	acquire_sweeper_lock();
 

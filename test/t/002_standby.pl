@@ -69,7 +69,9 @@ my @cases = (
 	[ "SELECT authstore.auth_set_durable(false)", 'authstore.auth_set_durable(boolean)' ],
 );
 
-# The extension's own functions named auth_*, as regprocedure text.
+# The extension's own functions named auth_*, as regprocedure text, but for
+# the statistics functions: they read shared memory, not the tables, and
+# work on a standby (tested below).
 my $catalog_sql = q{
 SELECT p.oid::pg_catalog.regprocedure
 FROM pg_catalog.pg_proc p
@@ -81,6 +83,7 @@ JOIN pg_catalog.pg_depend d
 JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
 WHERE e.extname = 'authstore'
   AND pg_catalog.left(p.proname, 5) = 'auth_'
+  AND p.proname NOT IN ('auth_stats', 'auth_stats_reset')
 ORDER BY 1::text
 };
 
@@ -205,6 +208,13 @@ is(scalar(@tested), scalar(@catalog),
 is_deeply(\@tested, [ sort @catalog ],
 	'standby: every auth_* function of the extension was tested, and only those'
 );
+
+# The statistics read shared memory and answer on a standby: the current
+# database's row, with nothing counted there (the calls above failed first).
+is( $standby->safe_psql('postgres',
+		'SELECT datname, kv_sets, rl_allowed, tokens_issued FROM auth_stats; SELECT auth_stats_reset()'),
+	"postgres|0|0|0\n",
+	'standby: auth_stats and auth_stats_reset() work and show nothing counted');
 
 ###
 ### 4. No worker on the standby, which is still up; primary data untouched.

@@ -208,7 +208,7 @@ is($node->safe_psql('fresh',
 		"SELECT extversion FROM pg_extension WHERE extname = 'authstore'"),
 	$released[-1], "CREATE EXTENSION installs $released[-1]");
 
-my $expected_members = join("\n",
+my @expected_members = (
 	'function auth_kv_clear(text)',
 	'function auth_kv_compare_and_set(text,text,text,double precision)',
 	'function auth_kv_delete(text)',
@@ -226,6 +226,8 @@ my $expected_members = join("\n",
 	'function auth_rl_hit(text,double precision,integer)',
 	'function auth_rl_reset(text)',
 	'function auth_set_durable(boolean)',
+	'function auth_stats()',
+	'function auth_stats_reset()',
 	'function auth_token_consume(text,text)',
 	'function auth_token_issue(text,text,double precision)',
 	'function auth_token_revoke(text,text)',
@@ -238,16 +240,20 @@ my $expected_members = join("\n",
 	'table authstore.confinement',
 	'table authstore.kv',
 	'table authstore.rate_limit',
-	'table authstore.token');
-# From PostgreSQL 17 on, a table's row type and its array type are members
-# of the extension that created the table, too.
+	'table authstore.token',
+	'view auth_stats');
+# From PostgreSQL 17 on, a table's (or view's) row type and its array type
+# are members of the extension that created the relation, too.
 if ($node->pg_version >= 17)
 {
-	$expected_members .= "\n"
-	  . join("\n", map { ("type authstore.$_", "type authstore.${_}[]") }
-		  qw(confinement kv rate_limit token));
+	push @expected_members,
+	  map { ("type $_", "type ${_}[]") }
+	  qw(auth_stats authstore.confinement authstore.kv authstore.rate_limit
+	  authstore.token);
 }
-my $expected_count = scalar(split /\n/, $expected_members);
+# members() sorts with COLLATE "C", Perl's sort compares bytes too.
+my $expected_members = join("\n", sort @expected_members);
+my $expected_count = scalar(@expected_members);
 my $fresh_members = members($node, 'fresh');
 is($fresh_members, $expected_members,
 	"a fresh install has exactly the expected $expected_count member objects");

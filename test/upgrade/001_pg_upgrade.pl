@@ -83,7 +83,9 @@ sub row_counts
 		       (SELECT count(*) FROM authstore.token)});
 }
 
-# Persistence of the three storage tables, as "kv:u rate_limit:u token:u".
+# Persistence of authstore's tables, as "confinement:p kv:u rate_limit:u
+# token:u": the three storage tables follow auth_set_durable(), the
+# confinement table is always logged.
 sub persistence
 {
 	my ($n, $db) = @_;
@@ -98,7 +100,7 @@ for my $db (qw(app durable))
 {
 	is(row_counts($old, $db), '4|1|2', "$db: 4 keys, 1 rate limit, 2 tokens before the upgrade");
 	my $p = $persistence{$db};
-	is(persistence($old, $db), "kv:$p rate_limit:$p token:$p",
+	is(persistence($old, $db), "confinement:p kv:$p rate_limit:$p token:$p",
 		"$db: storage tables are " . ($p eq 'u' ? 'UNLOGGED' : 'LOGGED'));
 }
 my $extversion = $old->safe_psql('app',
@@ -144,7 +146,7 @@ for my $db (qw(app durable))
 			q{SELECT extversion FROM pg_extension WHERE extname = 'authstore'}),
 		$extversion, "$db: authstore $extversion is installed after the upgrade");
 	my $p = $persistence{$db};
-	is(persistence($new, $db), "kv:$p rate_limit:$p token:$p",
+	is(persistence($new, $db), "confinement:p kv:$p rate_limit:$p token:$p",
 		"$db: storage tables kept their persistence");
 	is( $new->safe_psql(
 			$db, q{
