@@ -8,6 +8,22 @@
 
 \echo Use "ALTER EXTENSION authstore UPDATE TO '0.2.0'" to load this file. \quit
 
+-- 13: as the install script does, refuse an authstore_user that is a member
+-- of other roles: every member of authstore_user would inherit them, and
+-- this update grants authstore_user more functions.
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+				 JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) m.member
+				WHERE r.rolname OPERATOR(pg_catalog.=) 'authstore_user') THEN
+		RAISE EXCEPTION 'role "authstore_user" is a member of other roles'
+			USING ERRCODE = '42710',
+				  DETAIL = 'Every member of authstore_user would inherit the privileges of those roles.',
+				  HINT = 'Revoke those roles from authstore_user (see pg_auth_members), then update again.';
+	END IF;
+END
+$$;
+
 -- 13: auth_kv_keys pages like SCAN: start after a key, at most count keys
 CREATE FUNCTION auth_kv_keys(prefix text, start_after text, count integer)
 RETURNS SETOF text

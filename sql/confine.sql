@@ -76,6 +76,18 @@ SELECT auth_kv_get('other:1'), auth_kv_get('sess:1');
 SELECT count(*) FROM auth_kv_keys('');
 RESET ROLE;
 
+-- a confined login cannot shed its confinement with SET ROLE to a role it
+-- is a member of: both the session user and the current role are checked
+SET SESSION AUTHORIZATION regress_svc_sess;
+SET ROLE authstore_user;
+SELECT current_user, session_user;
+SELECT auth_kv_get('other:1');
+SELECT * FROM auth_kv_keys('');
+SELECT auth_token_verify(:'admin_tok', 'reset') IS NULL AS verify_hidden;
+SELECT auth_kv_get('sess:0');
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+
 -- a change applies from the next transaction on
 UPDATE authstore.confinement SET key_prefixes = '{sess:,other:}'
  WHERE role = 'regress_svc_sess'::regrole;
@@ -86,6 +98,26 @@ DELETE FROM authstore.confinement;
 SET ROLE regress_svc_sess;
 SELECT count(*) FROM auth_kv_keys('');
 RESET ROLE;
+
+-- A backend that used authstore before ALTER EXTENSION UPDATE from 0.1.0
+-- created the table sees confinements inserted afterwards (it cached "no
+-- table" for the role, so it must not wait for an invalidation naming it).
+SELECT current_database() AS regdb \gset
+CREATE DATABASE regress_authstore_confine_update;
+\c regress_authstore_confine_update
+SET client_min_messages = warning;
+CREATE EXTENSION authstore VERSION '0.1.0';
+RESET client_min_messages;
+SET ROLE regress_svc_sess;
+SELECT auth_kv_set('other:1', 'v'), auth_kv_get('other:1');
+RESET ROLE;
+ALTER EXTENSION authstore UPDATE;
+INSERT INTO authstore.confinement VALUES ('regress_svc_sess', '{sess:}', NULL, NULL);
+SET ROLE regress_svc_sess;
+SELECT auth_kv_get('other:1');
+RESET ROLE;
+\c :regdb
+DROP DATABASE regress_authstore_confine_update;
 
 DROP ROLE regress_svc_rl, regress_svc_sess, regress_svc_plain;
 SELECT auth_kv_clear('');

@@ -20,5 +20,15 @@ CREATE EXTENSION authstore;
 SELECT extversion FROM pg_extension WHERE extname = 'authstore';
 DROP EXTENSION authstore;
 
+-- the update from 0.1.0 refuses such a role as well, and changes nothing
+CREATE EXTENSION authstore VERSION '0.1.0';
+GRANT pg_read_server_files TO authstore_user;
+ALTER EXTENSION authstore UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'authstore';
+REVOKE pg_read_server_files FROM authstore_user;
+ALTER EXTENSION authstore UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'authstore';
+DROP EXTENSION authstore;
+
 \c :regdb
 DROP DATABASE regress_authstore_install;

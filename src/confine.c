@@ -11,12 +11,16 @@
  * statement, so both paths enforce it alike.  A role with no row is not
  * confined: existing installs behave as before.
  *
- * The calling role is the outer user (the session's role after SET ROLE):
- * inside these SECURITY DEFINER functions the current user is the
- * extension's owner.  Its confinement is looked up once and kept per
- * backend until the role changes or a relcache invalidation of the table
- * arrives (its statement trigger sends one at every change; transaction
- * start processes it), so the hot path costs one comparison of role OIDs.
+ * Two roles are checked: the session user (who logged in) and the outer
+ * user (the role after SET ROLE; inside these SECURITY DEFINER functions the
+ * current user is the extension's owner).  An argument must pass the
+ * confinement of both, so a confined login cannot shed its confinement with
+ * SET ROLE authstore_user (or any other unconfined role it is a member of),
+ * and an unconfined session that sets a confined role is confined.  Each
+ * role's confinement is looked up once and kept per backend until the role
+ * changes or a relcache invalidation of the table arrives (its statement
+ * trigger sends one at every change; transaction start processes it), so
+ * the hot path costs two comparisons of role OIDs.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,15 +60,28 @@ typedef struct Confinement
 	AllowList	purposes;
 } Confinement;
 
-static Confinement conf;
-static MemoryContext conf_cxt = NULL;
+/* [0]: the session user's, [1]: the outer user's */
+static Confinement conf[2];
+static MemoryContext conf_cxt[2];
 static bool conf_callback = false;
 
+/*
+ * Forget what we know at any change of the table.  Without the table (an
+ * install not yet updated from 0.1.0) any invalidation counts: the update
+ * creates the table, and a row inserted later must be seen, though its
+ * trigger names a relation we never knew.
+ */
 static void
 confinement_inval(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == conf.relid)
-		conf.valid = false;
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (relid == InvalidOid || !OidIsValid(conf[i].relid) ||
+			relid == conf[i].relid)
+			conf[i].valid = false;
+	}
 }
 
 static void
@@ -97,10 +114,11 @@ load_list(AllowList *l, Datum d, bool isnull)
 	}
 }
 
-/* (Re)load the confinement of role. */
+/* (Re)load into slot i of conf the confinement of role. */
 static void
-load_confinement(Oid role)
+load_confinement(int i, Oid role)
 {
+	Confinement *c = &conf[i];
 	Oid			nsp;
 	Oid			relid = InvalidOid;
 	MemoryContext old;
@@ -110,17 +128,17 @@ load_confinement(Oid role)
 		CacheRegisterRelcacheCallback(confinement_inval, (Datum) 0);
 		conf_callback = true;
 	}
-	if (conf_cxt == NULL)
-		conf_cxt = AllocSetContextCreate(TopMemoryContext, "authstore confinement",
-										 ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(conf_cxt);
-	memset(&conf, 0, sizeof(conf));
+	if (conf_cxt[i] == NULL)
+		conf_cxt[i] = AllocSetContextCreate(TopMemoryContext, "authstore confinement",
+											ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(conf_cxt[i]);
+	memset(c, 0, sizeof(*c));
 
 	nsp = get_namespace_oid("authstore", true);
 	if (OidIsValid(nsp))
 		relid = get_relname_relid("confinement", nsp);
-	conf.relid = relid;
-	conf.role = role;
+	c->relid = relid;
+	c->role = role;
 
 	/* no table (0.1.0 not yet updated): nobody is confined */
 	if (OidIsValid(relid))
@@ -144,29 +162,42 @@ load_confinement(Oid role)
 			bool		isnull;
 			Datum		d;
 
-			old = MemoryContextSwitchTo(conf_cxt);
-			conf.confined = true;
+			old = MemoryContextSwitchTo(conf_cxt[i]);
+			c->confined = true;
 			d = SPI_getbinval(tup, desc, 1, &isnull);
-			load_list(&conf.keys, d, isnull);
+			load_list(&c->keys, d, isnull);
 			d = SPI_getbinval(tup, desc, 2, &isnull);
-			load_list(&conf.subjects, d, isnull);
+			load_list(&c->subjects, d, isnull);
 			d = SPI_getbinval(tup, desc, 3, &isnull);
-			load_list(&conf.purposes, d, isnull);
+			load_list(&c->purposes, d, isnull);
 			MemoryContextSwitchTo(old);
 		}
 		SPI_finish();
 	}
-	conf.valid = true;
+	c->valid = true;
 }
 
-static Confinement *
-current_confinement(void)
+/*
+ * The confinements that apply now: *n is 0, 1 or 2 (the session user's and
+ * the outer user's, each only if confined; one if they are the same role).
+ */
+static int
+current_confinements(Confinement **out)
 {
-	Oid			role = GetOuterUserId();
+	Oid			roles[2] = {GetSessionUserId(), GetOuterUserId()};
+	int			n = 0;
+	int			i;
 
-	if (!conf.valid || conf.role != role)
-		load_confinement(role);
-	return &conf;
+	for (i = 0; i < 2; i++)
+	{
+		if (i == 1 && roles[1] == roles[0])
+			break;
+		if (!conf[i].valid || conf[i].role != roles[i])
+			load_confinement(i, roles[i]);
+		if (conf[i].confined)
+			out[n++] = &conf[i];
+	}
+	return n;
 }
 
 static bool
@@ -199,56 +230,71 @@ allowed(AllowList *l, text *s, bool prefix)
 void
 authstore_confine_check(Datum arg, const char *argname)
 {
-	Confinement *c = current_confinement();
-	AllowList  *l;
+	Confinement *cs[2];
+	int			n = current_confinements(cs);
+	size_t		list;			/* offset of the AllowList in Confinement */
 	bool		prefix = true;
 	const char *what;
+	int			i;
 
-	if (!c->confined)
+	if (n == 0)
 		return;
 	if (strcmp(argname, "key") == 0 || strcmp(argname, "prefix") == 0)
 	{
-		l = &c->keys;
+		list = offsetof(Confinement, keys);
 		what = "keys";
 	}
 	else if (strcmp(argname, "subject") == 0)
 	{
-		l = &c->subjects;
+		list = offsetof(Confinement, subjects);
 		what = "token subjects";
 	}
 	else if (strcmp(argname, "purpose") == 0)
 	{
-		l = &c->purposes;
+		list = offsetof(Confinement, purposes);
 		prefix = false;
 		what = "token purposes";
 	}
 	else
 		return;
 
-	if (!allowed(l, DatumGetTextPP(arg), prefix))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for this %s", argname),
-				 errdetail("Role \"%s\" is confined to some %s (authstore.confinement).",
-						   GetUserNameFromId(c->role, false), what)));
+	for (i = 0; i < n; i++)
+	{
+		Confinement *c = cs[i];
+		AllowList  *l = (AllowList *) ((char *) c + list);
+
+		if (!allowed(l, DatumGetTextPP(arg), prefix))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for this %s", argname),
+					 errdetail("Role \"%s\" is confined to some %s (authstore.confinement).",
+							   GetUserNameFromId(c->role, false), what)));
+	}
 }
 
-/* Whether the calling role may see tokens of this subject. */
+/* Whether the calling roles may see tokens of this subject. */
 bool
 authstore_confine_subject_allowed(text *subject)
 {
-	Confinement *c = current_confinement();
+	Confinement *cs[2];
+	int			n = current_confinements(cs);
+	int			i;
 
-	return !c->confined || allowed(&c->subjects, subject, true);
+	for (i = 0; i < n; i++)
+	{
+		if (!allowed(&cs[i]->subjects, subject, true))
+			return false;
+	}
+	return true;
 }
 
-/* Whether the calling role is confined to some token subjects or purposes. */
+/* Whether the calling roles are confined to some token subjects or purposes. */
 bool
 authstore_confine_tokens(void)
 {
-	Confinement *c = current_confinement();
+	Confinement *cs[2];
 
-	return c->confined;
+	return current_confinements(cs) > 0;
 }
 
 /*

@@ -797,9 +797,14 @@ auth_kv_compare_and_set(PG_FUNCTION_ARGS)
 				case TM_Ok:
 					applied = authstore_direct_live(&d, KV_EXPIRES_AT, now) &&
 						value_matches_direct(&d, expected);
-					if (applied)
-						write_row_direct(&d, DIRECT_YES, key, value, has_ttl,
-										 expires_at);
+					/*
+					 * Updating the row we locked cannot lose a race; were it
+					 * ever to, the statement decides.
+					 */
+					if (applied &&
+						!write_row_direct(&d, DIRECT_YES, key, value, has_ttl,
+										  expires_at))
+						done = false;
 					break;
 				case TM_Deleted:
 					break;

@@ -4,6 +4,9 @@
 # authstore preloaded on loopback, make known calls, start the exporter with
 # the query file, scrape /metrics on loopback and check the authstore series.
 # Prints "N passed, M failed".  Run as root (servers run as "postgres").
+# Installs the exporter with apt unless AUTHSTORE_SKIP_APT=1; authstore
+# must be installed for PG_CONFIG already (test/matrix.sh runs this after
+# a suite that installs it).
 #
 #   PG_CONFIG=... AUTHSTORE_TEST_PORT=54150 test/exporter.sh
 #
@@ -11,12 +14,20 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-PG_CONFIG=${PG_CONFIG:-pg_config}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 pg_bin=$("$PG_CONFIG" --bindir)
 base=${AUTHSTORE_TEST_PORT:-54150}
 port=$((base + 2))
 eport=$((base + 3))
 exporter=$(command -v prometheus-postgres-exporter || true)
+if [ -z "$exporter" ] && [ "${AUTHSTORE_SKIP_APT:-}" != 1 ]; then
+	echo "==> installing prometheus-postgres-exporter"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-postgres-exporter >/dev/null
+	# the package starts a service of its own; ours runs on our port only
+	systemctl disable --now prometheus-postgres-exporter >/dev/null 2>&1 || true
+	exporter=$(command -v prometheus-postgres-exporter || true)
+fi
 
 passed=0
 failed=0

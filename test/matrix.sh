@@ -16,7 +16,8 @@
 # from 15 (bookworm's packages, next to the chroot's own) with pg_upgrade.
 #
 # Then, once on the host's 15: the Better Auth package's tests
-# (clients/better-auth/test.sh) and the Rust crate's (clients/rust/test.sh).
+# (clients/better-auth/test.sh), the Rust crate's (clients/rust/test.sh) and
+# the exporter's query file (test/exporter.sh).
 #
 # Prints one summary line per suite and ends with one line
 # "N passed, M failed", the sum over all of them; exits non-zero if anything
@@ -193,6 +194,9 @@ done
 run_suite "Better Auth package (PostgreSQL 15 host)" \
 	env AUTHSTORE_BUILD=1 "$tree/clients/better-auth/test.sh"
 run_suite "Rust crate (PostgreSQL 15 host)" "$tree/clients/rust/test.sh"
+# After the Better Auth suite, which installed authstore for the host's 15.
+run_suite "prometheus-postgres-exporter (PostgreSQL 15 host)" \
+	env AUTHSTORE_TEST_PORT="$port" "$tree/test/exporter.sh"
 
 echo
 echo "==> summary (tree $tree)"
