@@ -23,7 +23,7 @@ SHLIB_LINK += -lsodium
 PG_CPPFLAGS += -DAUTHSTORE_VERSION=\"$(EXTVERSION)\"
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
-REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role confine cas
+REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role confine cas stats
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.
@@ -45,6 +45,10 @@ PG_CONFIG ?= pg_config
 endif
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: a changed struct or enum in a header
+# must rebuild every object (a stale one reads shared memory wrongly).
+$(OBJS): $(wildcard src/*.h)
 
 # PGXS defines the TAP recipe but no target for it outside "installcheck".
 .PHONY: prove_installcheck

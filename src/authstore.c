@@ -360,6 +360,9 @@ authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 	MemoryContext cxt = CurrentMemoryContext;
 	int			rc = 0;
 
+	/* the sweeper's statements are its own figures in auth_stats */
+	if (!IsBackgroundWorker)
+		authstore_count(STATEMENTS);
 	PG_TRY();
 	{
 		rc = SPI_execute_plan(authstore_prepare(p), values, nulls, read_only, count);

@@ -733,6 +733,15 @@ delete_if_value(Datum key, text *expected, TimestampTz now)
 	return deleted;
 }
 
+/* Count the outcome of a compare-and-set or delete-if; returns it. */
+static inline bool
+count_cas(bool applied)
+{
+	authstore_stat_add(applied ? AUTHSTORE_STAT_KV_CAS_APPLIED :
+					   AUTHSTORE_STAT_KV_CAS_REJECTED, 1);
+	return applied;
+}
+
 /*
  * auth_kv_compare_and_set(key, expected, value, ttl_seconds): store value
  * (with the TTL, as auth_kv_set() does) only if the key is live and holds
@@ -766,7 +775,8 @@ auth_kv_compare_and_set(PG_FUNCTION_ARGS)
 	has_ttl = ttl_arg(fcinfo, 3, now, &expires_at);
 
 	if (has_ttl && expires_at <= now)
-		PG_RETURN_BOOL(expected != NULL && delete_if_value(key, expected, now));
+		PG_RETURN_BOOL(count_cas(expected != NULL &&
+								  delete_if_value(key, expected, now)));
 
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 	{
@@ -815,7 +825,7 @@ auth_kv_compare_and_set(PG_FUNCTION_ARGS)
 		}
 		authstore_direct_end(&d);
 		if (done)
-			PG_RETURN_BOOL(applied);
+			PG_RETURN_BOOL(count_cas(applied));
 	}
 
 	SPI_connect();
@@ -837,7 +847,7 @@ auth_kv_compare_and_set(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 
-	PG_RETURN_BOOL(applied);
+	PG_RETURN_BOOL(count_cas(applied));
 }
 
 /*
@@ -854,9 +864,10 @@ auth_kv_delete_if_value(PG_FUNCTION_ARGS)
 	authstore_check_primary();
 	key = authstore_key_arg(fcinfo, 0, "key", false);
 	if (PG_ARGISNULL(1))
-		PG_RETURN_BOOL(false);
+		PG_RETURN_BOOL(count_cas(false));
 
-	PG_RETURN_BOOL(delete_if_value(key, PG_GETARG_TEXT_PP(1), authstore_now()));
+	PG_RETURN_BOOL(count_cas(delete_if_value(key, PG_GETARG_TEXT_PP(1),
+											 authstore_now())));
 }
 
 /*

@@ -118,7 +118,7 @@ check 'authstore_rl_allowed is 1' series rl_allowed 1
 check 'authstore_rl_denied is 1' series rl_denied 1
 check 'authstore_sweep_rows_deleted is 1' series sweep_rows_deleted 1
 check 'authstore_sweep_cycles is reported' grep -qE '^authstore_sweep_cycles\{datname="postgres"[^}]*\} [1-9]' "$work/metrics"
-check 'all 25 authstore series are there' test "$(grep -cE '^authstore_[a-z_]+\{datname="postgres"' "$work/metrics")" -eq 25
+check 'all 29 authstore series are there' test "$(grep -cE '^authstore_[a-z_]+\{datname="postgres"' "$work/metrics")" -eq 29
 check 'the exporter logged no error' bash -c "! grep -qiE 'level=error' '$work/exporter.log'"
 if [ "$failed" -ne 0 ]; then
 	echo "# exporter log:"
