@@ -361,7 +361,7 @@ authstore_execute(AuthstorePlan *p, Datum *values, const char *nulls,
 	int			rc = 0;
 
 	/* the sweeper's statements are its own figures in auth_stats */
-	if (!IsBackgroundWorker)
+	if (MyBackendType != B_BG_WORKER)
 		authstore_count(STATEMENTS);
 	PG_TRY();
 	{

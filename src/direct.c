@@ -395,7 +395,7 @@ authstore_direct_begin(AuthstoreDirect *d, AuthstoreTable table, bool for_write)
 	d->cid = for_write ? GetCurrentCommandId(true) : InvalidCommandId;
 	d->key = (Datum) 0;
 	/* which path serves the calls shows in auth_stats (the sweeper's aside) */
-	if (!IsBackgroundWorker)
+	if (MyBackendType != B_BG_WORKER)
 		authstore_count(DIRECT_ACCESSES);
 	return true;
 }
