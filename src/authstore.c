@@ -304,7 +304,9 @@ authstore_seconds_to_usecs(double seconds, const char *argname, bool allow_zero)
 	if (seconds > AUTHSTORE_MAX_SECONDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be at most %.0f", argname, AUTHSTORE_MAX_SECONDS)));
+				 errmsg("%s must be at most %.0f", argname, AUTHSTORE_MAX_SECONDS),
+				 errdetail("That is ten years: every row must expire, and be swept, in a foreseeable time."),
+				 allow_zero ? errhint("Pass NULL for a key that never expires.") : 0));
 
 	return (int64) llround(seconds * USECS_PER_SEC);
 }

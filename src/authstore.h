@@ -20,8 +20,13 @@
 
 #include "compat.h"
 
-/* Largest TTL or window accepted, in seconds (about 317 years). */
-#define AUTHSTORE_MAX_SECONDS 10000000000.0
+/*
+ * Largest TTL or window accepted, in seconds: ten years of 365 days.  Every
+ * row then expires, and is swept, within the life of a deployment (a window
+ * of 1e10 s, once accepted, kept its row for 317 years); a key that should
+ * never expire is set with a NULL TTL instead.
+ */
+#define AUTHSTORE_MAX_SECONDS 315360000.0
 
 /* GUC variables, defined in authstore.c */
 extern int	authstore_max_key_bytes;
