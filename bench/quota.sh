@@ -16,6 +16,9 @@
 #      never reached, so every call takes the check's full hot path), N rounds,
 #      the order alternating each round (off,on / on,off / ...).  It prints
 #      every run and the ratio on/off of the medians.
+#   1b. the same per call in one backend, without the network: N calls of
+#      auth_kv_set from one statement (as bench/percall.sql does), quota off
+#      and on alternating, REPS times each; median microseconds per call.
 #   2. stats against pgbench: auth_stats_reset(), then four pgbench runs of
 #      exactly T transactions per client at 16 clients (set, get of a key that
 #      exists half the time, a hit on one hot rate-limit key, token issue);
@@ -34,6 +37,8 @@ PGBIN=$("$PG_CONFIG" --bindir)
 PORT=${AUTHSTORE_BENCH_PG_PORT:-5479}
 ROUNDS=3
 SECS=10
+PC_N=20000
+PC_REPS=7
 TXNS=2000
 CLIENTS=16
 while [ $# -gt 0 ]; do
@@ -123,6 +128,29 @@ MOFF=$(med "${OFFS[@]}"); MON=$(med "${ONS[@]}")
 echo "| median | | $MOFF | $MON | $(awk -v a="$MON" -v b="$MOFF" 'BEGIN { printf "%.3f", a / b }') |"
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "## 1b. auth_kv_set per call in one backend ($PC_N calls per statement, $PC_REPS statements each way, alternating)"
+echo
+} | tee -a "$OUT"
+PC_OFF=()
+PC_ON=()
+for r in $(seq 1 "$PC_REPS"); do
+	if [ $((r % 2)) -eq 1 ]; then order="0 10GB"; else order="10GB 0"; fi
+	for q in $order; do
+		ms=$(as_pg "$PGBIN/psql -X -q -h $W -p $PORT -d bench -c \"SET authstore.max_size = '$q'\" -c '\\timing on' -c \"SELECT count(auth_kv_set('sess:' || (i % 100000 + 1), repeat('x', 200), 3600)::text) FROM generate_series(1, $PC_N) i\"" |
+			awk '/^Time:/ { print $2 }')
+		us=$(awk -v ms="$ms" -v n="$PC_N" 'BEGIN { printf "%.3f", ms * 1000 / n }')
+		if [ "$q" = 0 ]; then PC_OFF+=("$us"); else PC_ON+=("$us"); fi
+	done
+done
+POFF=$(med "${PC_OFF[@]}"); PON=$(med "${PC_ON[@]}")
+{
+echo "| | µs per call, each statement | median |"
+echo "| --- | --- | --- |"
+echo "| off | ${PC_OFF[*]} | $POFF |"
+echo "| on | ${PC_ON[*]} | $PON |"
+echo
+echo "on/off: $(awk -v a="$PON" -v b="$POFF" 'BEGIN { printf "%.3f (%+.3f µs per call)", a / b, a - b }')"
 echo
 echo "## 2. auth_stats against pgbench ($CLIENTS clients x $TXNS transactions each)"
 echo
