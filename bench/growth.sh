@@ -975,9 +975,9 @@ GP
 		cp "$WORK/sweep-$v.dat" "$RESULTS/growth-$STAMP-sweep-$v.dat"
 		gone=$(cat "$WORK/sweep-$v.gone")
 		case $v in
-			fresh) label='fresh statistics' ;;
+			fresh) label='current statistics' ;;
 			stale) label='stale statistics' ;;
-			unpaced) label='fresh statistics, sweeper not paced' ;;
+			unpaced) label='current statistics, sweeper not paced' ;;
 		esac
 		plots="$plots${plots:+, }'$WORK/sweep-$v.dat' using 1:4 with linespoints title '$label: all swept after $gone s'"
 	done
