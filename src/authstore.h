@@ -189,6 +189,7 @@ typedef struct AuthstoreQuotaSlot
 	pg_atomic_uint64 measured;	/* bytes counted by the last measurement */
 	pg_atomic_uint64 added;		/* bytes of writes admitted since then */
 	pg_atomic_uint64 measured_at;	/* TimestampTz of it, 0 = never */
+	pg_atomic_uint64 measure_usecs; /* how long it took */
 	pg_atomic_uint32 measuring; /* a backend is measuring */
 } AuthstoreQuotaSlot;
 

@@ -22,7 +22,8 @@
  * as new data, and deletes and the sweeper's work show only at the next
  * measurement.  The estimate therefore errs upwards between measurements,
  * and a backend that finds it over the limit measures again (at most once
- * a second per database) before it refuses anything.  Measurements also
+ * a second per database, or after ten times as long as the last
+ * measurement took, whichever is later) before it refuses anything.  Measurements also
  * happen once a minute whatever the estimate (writes made while the quota
  * was off were not counted), and on the first write after start-up.
  *
@@ -81,6 +82,7 @@ authstore_quota_slot_init(AuthstoreQuotaSlot *q)
 	pg_atomic_init_u64(&q->measured, 0);
 	pg_atomic_init_u64(&q->added, 0);
 	pg_atomic_init_u64(&q->measured_at, 0);
+	pg_atomic_init_u64(&q->measure_usecs, 0);
 	pg_atomic_init_u32(&q->measuring, 0);
 }
 
@@ -129,6 +131,7 @@ measure(AuthstoreQuotaSlot *q)
 	{
 		bool		isnull;
 		int64		bytes;
+		TimestampTz start = GetCurrentTimestamp();
 
 		added_before = pg_atomic_read_u64(&q->added);
 		SPI_connect();
@@ -140,6 +143,8 @@ measure(AuthstoreQuotaSlot *q)
 		pg_atomic_write_u64(&q->measured, (uint64) Max(bytes, 0));
 		pg_atomic_fetch_sub_u64(&q->added, (int64) added_before);
 		pg_atomic_write_u64(&q->measured_at, (uint64) GetCurrentTimestamp());
+		pg_atomic_write_u64(&q->measure_usecs,
+							(uint64) Max(GetCurrentTimestamp() - start, 0));
 	}
 	PG_FINALLY();
 	{
@@ -167,10 +172,18 @@ authstore_quota_over(Size bytes)
 	limit = quota_limit();
 	measured_at = (TimestampTz) pg_atomic_read_u64(&q->measured_at);
 	now = GetCurrentTimestamp();
+	/*
+	 * Over the limit, measure again after a second, or after ten times the
+	 * last measurement took if that is longer: big tables are then scanned
+	 * at most a tenth of the time.
+	 */
 	if (measured_at == 0 ||
 		TimestampDifferenceExceeds(measured_at, now, REMEASURE_ALWAYS_MS) ||
 		(estimate(q) + bytes > limit &&
-		 TimestampDifferenceExceeds(measured_at, now, REMEASURE_OVER_MS)))
+		 TimestampDifferenceExceeds(measured_at, now,
+									Max(REMEASURE_OVER_MS,
+										(int) Min(pg_atomic_read_u64(&q->measure_usecs) / 100,
+												  REMEASURE_ALWAYS_MS)))))
 		measure(q);
 	return estimate(q) + bytes > limit;
 }
