@@ -9,6 +9,7 @@ OBJS = \
 	src/confine.o \
 	src/direct.o \
 	src/kv.o \
+	src/quota.o \
 	src/ratelimit.o \
 	src/stats.o \
 	src/sweep.o \
@@ -23,7 +24,7 @@ SHLIB_LINK += -lsodium
 PG_CPPFLAGS += -DAUTHSTORE_VERSION=\"$(EXTVERSION)\"
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
-REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role confine cas stats
+REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role confine cas stats quota
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.

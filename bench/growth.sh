@@ -196,6 +196,9 @@ cat >"$WORK/growth.py" <<'PY'
   growth.py halves LOGDIR DROP          tps in the 1st and 2nd half of what
                                         follows the first DROP seconds
   growth.py report CSV META             the markdown report
+  growth.py series LOGDIR T0            per second of completion, relative to
+                                        T0 (epoch seconds): second tps p50_ms
+                                        p99_ms, for the plot of a sweep run
 Latency of a transaction = time since the same client's previous completion,
 as in bench/analyze.py (pgbench 15 logs 0 us for many fast transactions); the
 run starts at its earliest transaction start."""
@@ -501,6 +504,16 @@ if __name__ == "__main__":
     elif len(a) == 4 and a[1] == "report":
         with open(a[3]) as f:
             print(report(a[2], f.read().splitlines()))
+    elif len(a) == 4 and a[1] == "series":
+        t0 = float(a[3])
+        buckets = {}
+        for e, l in load(a[2]):
+            buckets.setdefault(math.floor(e / 1e6 - t0), []).append(l)
+        # the first and last seconds are partial: left out
+        for k in sorted(buckets)[1:-1]:
+            v = sorted(buckets[k])
+            print("%d %d %.3f %.3f" % (k, len(v), nearest_rank(v, .5) / 1000,
+                                       nearest_rank(v, .99) / 1000))
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)
@@ -865,6 +878,9 @@ SQL
 		"before:$(awk -v T="$T" -v s="$SECS" 'BEGIN { printf "%.6f", T - s }'):$T" \
 		"during:$T:$t_end" "after:$t_end:end")
 	[ "$nwin" = 3 ] || die "could not analyse the pgbench log of the sweep run"
+	# per-second p50/p99 around the expiry, for the picture (plot_results)
+	"$PY" "$WORK/growth.py" series "$dir" "$T" >"$WORK/sweep-$v.dat"
+	echo "$(awk -v a="$t_end" -v T="$T" 'BEGIN { printf "%.3f", a - T }')" >"$WORK/sweep-$v.gone"
 	[ "$KEEP" = 1 ] || rm -rf "$dir"
 }
 
@@ -914,5 +930,75 @@ META=$WORK/meta.txt
 	echo "@sweep_defaults=$SWEEP_DEFAULTS"
 } >"$META"
 "$PY" "$WORK/growth.py" report "$CSV" "$META" | tee "$MD"
+
+# ---------------------------------------------------------------------------
+# Pictures (gnuplot, Debian's gnuplot-nox): tps against key count, and the
+# clients' p99 second by second across each mass expiry.  PNGs next to the
+# report, and copies in bench/img/ (the ones bench/README.md shows).
+# ---------------------------------------------------------------------------
+plot_results() {
+	local tpsdat=$WORK/tps.dat png_tps=$RESULTS/growth-$STAMP-tps.png png_sweep=$RESULTS/growth-$STAMP-sweep.png
+	local plots='' v gone
+	command -v gnuplot >/dev/null || { [ "$APT" = 1 ] && apt-get install -y -q gnuplot-nox >/dev/null; } ||
+		{ say "gnuplot not installed (apt-get install gnuplot-nox): no pictures"; return 0; }
+	# median tps of each workload at each key count, from the CSV
+	"$PY" - "$CSV" >"$tpsdat" <<'PYPLOT'
+import csv, statistics, sys
+t = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["section"] == "growth" and r["metric"] == "tps" and r["round"] != "0":
+        t.setdefault(int(r["keys"]), {}).setdefault(r["item"], []).append(float(r["value"]))
+for k in sorted(t):
+    print(k, *(statistics.median(t[k].get(w, [float("nan")])) for w in ("get", "set", "floor")))
+PYPLOT
+	if [ -s "$tpsdat" ]; then
+		gnuplot <<GP
+set terminal pngcairo size 800,500 noenhanced
+set output '$png_tps'
+set title "authstore: tps against key count\\n($CLIENTS clients, median of $ROUNDS round(s), $MODE mode)"
+set offsets graph 0.1, graph 0.1, 0, 0
+set xlabel 'keys in authstore.kv'
+set ylabel 'transactions per second'
+set logscale x
+set format x '%.0s%c'
+set yrange [0:*]
+set key bottom left
+set grid
+plot '$tpsdat' using 1:2 with linespoints title 'auth_kv_get', \
+     '' using 1:3 with linespoints title 'auth_kv_set', \
+     '' using 1:4 with linespoints dashtype 2 title 'SELECT 1 (floor)'
+GP
+		cp "$png_tps" "$BENCH/img/growth-tps.png"
+	fi
+	for v in fresh stale unpaced; do
+		[ -s "$WORK/sweep-$v.dat" ] || continue
+		cp "$WORK/sweep-$v.dat" "$RESULTS/growth-$STAMP-sweep-$v.dat"
+		gone=$(cat "$WORK/sweep-$v.gone")
+		case $v in
+			fresh) label='current statistics' ;;
+			stale) label='stale statistics' ;;
+			unpaced) label='current statistics, sweeper not paced' ;;
+		esac
+		plots="$plots${plots:+, }'$WORK/sweep-$v.dat' using 1:4 with linespoints title '$label: all swept after $gone s'"
+	done
+	if [ -n "$plots" ]; then
+		gnuplot <<GP
+set terminal pngcairo size 800,500 noenhanced
+set output '$png_sweep'
+set title "auth_kv_get p99 per second across a mass expiry\\n($SWEEP_ROWS rows expire at 0 s; $CLIENTS clients over $KEYS_BIG keys; $MODE mode)"
+set xlabel 'seconds since the rows expired'
+set ylabel 'p99 latency per second (ms)'
+set yrange [0:*]
+set arrow from 0, graph 0 to 0, graph 1 nohead dashtype 2
+set key top right
+set grid
+plot $plots
+GP
+		cp "$png_sweep" "$BENCH/img/growth-sweep.png"
+	fi
+	say "pictures: $png_tps, $png_sweep (copied to bench/img/)"
+}
+mkdir -p "$BENCH/img"
+plot_results
 echo
 echo "raw results: $CSV"

@@ -275,7 +275,7 @@ FROM unnest(ARRAY[
 ]) WITH ORDINALITY AS f(f, fi)
 CROSS JOIN unnest(ARRAY[
 	'NULL', '0', $$'-0'$$, '5e-324', '1e-300', '4e-7', '5e-7', '0.5',
-	'10000000000', '10000000000.000002', '10000000001', '1e308', $$'1e400'$$,
+	'315360000', '315360000.000002', '315360001', '10000000000', '1e308', $$'1e400'$$,
 	'-1e-300', '-1', '-1e308', $$'NaN'$$, $$'Infinity'$$, $$'-Infinity'$$
 ]) WITH ORDINALITY AS t(t, ti)
 ORDER BY fi, ti;
@@ -296,15 +296,15 @@ SELECT auth_kv_expire('ttl2:c', 1e-300), auth_kv_get('ttl2:c') AS gone;
 SELECT s AS setting, pg_temp.try(format('SELECT set_config(%L, %L, false)', 'authstore.test_clock', s)) AS result
   FROM (VALUES ('NaN'), ('Infinity'), ('-1'), ('100000000001'), ('1e11')) AS t(s);
 SHOW authstore.test_clock;
-SELECT auth_kv_set('clock:max', 'v', 10000000000), auth_kv_ttl('clock:max');
-SELECT * FROM auth_rl_hit('clock:max', 10000000000, 1);
-SELECT * FROM auth_rl_hit('clock:max', 10000000000, 1);
-SELECT length(auth_token_issue('clock:max', 'p', 10000000000));
+SELECT auth_kv_set('clock:max', 'v', 315360000), auth_kv_ttl('clock:max');
+SELECT * FROM auth_rl_hit('clock:max', 315360000, 1);
+SELECT * FROM auth_rl_hit('clock:max', 315360000, 1);
+SELECT length(auth_token_issue('clock:max', 'p', 315360000));
 SET authstore.test_clock = 0.000001;
-SELECT auth_kv_set('clock:min', 'v', 10000000000), auth_kv_ttl('clock:min');
+SELECT auth_kv_set('clock:min', 'v', 315360000), auth_kv_ttl('clock:min');
 SELECT auth_kv_get('clock:max') AS from_the_future, auth_kv_ttl('clock:max');
-SELECT * FROM auth_rl_hit('clock:min', 10000000000, 1);
-SELECT * FROM auth_rl_hit('clock:max', 10000000000, 1);
+SELECT * FROM auth_rl_hit('clock:min', 315360000, 1);
+SELECT * FROM auth_rl_hit('clock:max', 315360000, 1);
 SET authstore.test_clock = 4102444800;
 SELECT auth_kv_clear('clock:'), auth_rl_reset('clock:max'), auth_rl_reset('clock:min'),
        auth_token_revoke('clock:max');

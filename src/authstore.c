@@ -93,6 +93,20 @@ _PG_init(void)
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
+	/*
+	 * The quota, like the other limits, protects the server from its clients:
+	 * superusers only (PGC_SUSET), which also lets one be set per database
+	 * with ALTER DATABASE ... SET, where the tables are.
+	 */
+	DefineCustomIntVariable("authstore.max_size",
+							"Most bytes of data authstore's tables may hold in one database (0 = no limit).",
+							"Calls that would add data are refused beyond it; see the README's Operations section.",
+							&authstore_max_size_kb,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	DefineCustomRealVariable("authstore.test_clock",
 							 "Pins authstore's clock to this many seconds since the Unix epoch (0 = the real clock).",
 							 "For deterministic tests only; superusers only, per session.",
@@ -290,7 +304,9 @@ authstore_seconds_to_usecs(double seconds, const char *argname, bool allow_zero)
 	if (seconds > AUTHSTORE_MAX_SECONDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be at most %.0f", argname, AUTHSTORE_MAX_SECONDS)));
+				 errmsg("%s must be at most %.0f", argname, AUTHSTORE_MAX_SECONDS),
+				 errdetail("That is ten years: every row must expire, and be swept, in a foreseeable time."),
+				 allow_zero ? errhint("Pass NULL for a key that never expires.") : 0));
 
 	return (int64) llround(seconds * USECS_PER_SEC);
 }

@@ -14,13 +14,19 @@
 #include "access/tableam.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "port/atomics.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
 
-/* Largest TTL or window accepted, in seconds (about 317 years). */
-#define AUTHSTORE_MAX_SECONDS 10000000000.0
+/*
+ * Largest TTL or window accepted, in seconds: ten years of 365 days.  Every
+ * row then expires, and is swept, within the life of a deployment (a window
+ * of 1e10 s, once accepted, kept its row for 317 years); a key that should
+ * never expire is set with a NULL TTL instead.
+ */
+#define AUTHSTORE_MAX_SECONDS 315360000.0
 
 /* GUC variables, defined in authstore.c */
 extern int	authstore_max_key_bytes;
@@ -177,6 +183,43 @@ extern void authstore_stat_sweep_cycle(TimestampTz start, TimestampTz end,
 	authstore_stat_add((consume) ? \
 					   ((accepted) ? AUTHSTORE_STAT_TOKEN_CONSUMED : AUTHSTORE_STAT_TOKEN_CONSUME_REJECTED) : \
 					   ((accepted) ? AUTHSTORE_STAT_TOKEN_VERIFIED : AUTHSTORE_STAT_TOKEN_VERIFY_REJECTED), 1)
+
+/*
+ * quota.c: authstore.max_size, an estimate of the bytes the three tables
+ * hold per database (see there).  The slot lives in stats.c's shared entry.
+ */
+typedef struct AuthstoreQuotaSlot
+{
+	pg_atomic_uint64 measured;	/* bytes counted by the last measurement */
+	pg_atomic_uint64 added;		/* bytes of writes admitted since then */
+	pg_atomic_uint64 measured_at;	/* TimestampTz of it, 0 = never */
+	pg_atomic_uint64 measure_usecs; /* how long it took */
+	pg_atomic_uint32 measuring; /* a backend is measuring */
+} AuthstoreQuotaSlot;
+
+extern int	authstore_max_size_kb;
+extern void authstore_quota_slot_init(AuthstoreQuotaSlot *q);
+extern AuthstoreQuotaSlot *authstore_quota_shared_slot(void);
+extern void authstore_quota_check(Size bytes);
+extern bool authstore_quota_over(Size bytes);
+extern void authstore_quota_refuse(void);
+extern void authstore_quota_admit(Size bytes);
+
+/*
+ * What one row costs the estimate, the same formula as quota.c's
+ * measurement: pg_column_size() of the columns (the indexed ones twice, for
+ * their index entries) plus the fixed columns and the tuple and index
+ * headers.  A text of n bytes is stored with a 1-byte header up to 126.
+ */
+#define AUTHSTORE_STORED_BYTES(n) \
+	((n) + 1 <= 127 ? (Size) (n) + 1 : (Size) (n) + VARHDRSZ)
+#define AUTHSTORE_KV_ROW_BYTES(key_bytes, value_stored_bytes) \
+	(2 * AUTHSTORE_STORED_BYTES(key_bytes) + (value_stored_bytes) + 48)
+#define AUTHSTORE_RL_ROW_BYTES(key_bytes) \
+	(2 * AUTHSTORE_STORED_BYTES(key_bytes) + 60)
+#define AUTHSTORE_TOKEN_ROW_BYTES(subject_bytes, purpose_bytes) \
+	(2 * (33 + AUTHSTORE_STORED_BYTES(subject_bytes) + \
+		  AUTHSTORE_STORED_BYTES(purpose_bytes)) + 60)
 
 /* worker.c */
 extern void authstore_register_launcher(void);

@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -185,6 +186,24 @@ ttl_arg(FunctionCallInfo fcinfo, int argno, TimestampTz now,
 }
 
 /*
+ * What storing key and value costs the quota's estimate.  A plain value is
+ * stored as it is (with a short header when it fits one); a compressed or
+ * out-of-line one counts its stored size, as pg_column_size() does.
+ */
+static Size
+datum_bytes_kv(Datum key, Datum value)
+{
+	Pointer		v = DatumGetPointer(value);
+	Size		stored;
+
+	if (VARATT_IS_4B_U(v))
+		stored = AUTHSTORE_STORED_BYTES(VARSIZE(v) - VARHDRSZ);
+	else
+		stored = toast_datum_size(value);
+	return AUTHSTORE_KV_ROW_BYTES(VARSIZE_ANY_EXHDR(DatumGetPointer(key)), stored);
+}
+
+/*
  * Delete key if live, as delete_live_plan does; with value != NULL also
  * return the value deleted.
  */
@@ -297,6 +316,8 @@ auth_kv_set(PG_FUNCTION_ARGS)
 	value = authstore_value_arg(fcinfo, 1);
 	now = authstore_now();
 	has_ttl = ttl_arg(fcinfo, 2, now, &expires_at);
+	if (!has_ttl || expires_at > now)
+		authstore_quota_check(datum_bytes_kv(key, value));
 	authstore_count(KV_SET);
 
 	if (has_ttl && expires_at <= now)
@@ -430,6 +451,7 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 				 errhint("Pass NULL for a key that never expires.")));
 	args[2] = TimestampTzGetDatum(expires_at);
 	args[3] = TimestampTzGetDatum(now);
+	authstore_quota_check(datum_bytes_kv(args[0], args[1]));
 
 	/* A live row stays (and stays locked, as ON CONFLICT leaves it). */
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
@@ -506,6 +528,8 @@ auth_kv_incr(PG_FUNCTION_ARGS)
 		nulls[1] = 'n';
 	args[1] = TimestampTzGetDatum(expires_at);
 	args[2] = TimestampTzGetDatum(now);
+	/* a counter's value: at most 20 digits */
+	authstore_quota_check(AUTHSTORE_KV_ROW_BYTES(VARSIZE_ANY_EXHDR(DatumGetPointer(args[0])), 21));
 	authstore_count(KV_INCR);
 
 	/* An expired row restarts at 1 with the new TTL; a live one keeps its TTL. */
@@ -777,6 +801,7 @@ auth_kv_compare_and_set(PG_FUNCTION_ARGS)
 	if (has_ttl && expires_at <= now)
 		PG_RETURN_BOOL(count_cas(expected != NULL &&
 								  delete_if_value(key, expected, now)));
+	authstore_quota_check(datum_bytes_kv(key, value));
 
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 	{

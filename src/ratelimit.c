@@ -181,6 +181,7 @@ auth_rl_hit(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
+	Size		rl_bytes;
 
 	authstore_check_primary();
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
@@ -209,6 +210,25 @@ auth_rl_hit(PG_FUNCTION_ARGS)
 	args[2] = TimestampTzGetDatum(now + window);
 	args[3] = TimestampTzGetDatum(now - window);
 	args[4] = Int32GetDatum(max);
+
+	/*
+	 * Over the quota a hit may still count in its key's existing row (and a
+	 * denial changes nothing at all), but not create a row.  Whether the row
+	 * exists is asked only then, by a statement, on either path.
+	 */
+	rl_bytes = AUTHSTORE_RL_ROW_BYTES(VARSIZE_ANY_EXHDR(DatumGetPointer(args[0])));
+	if (authstore_quota_over(rl_bytes))
+	{
+		bool		exists;
+
+		SPI_connect();
+		exists = authstore_execute(&state_plan, args, NULL, false, 1) == 1;
+		SPI_finish();
+		if (!exists)
+			authstore_quota_refuse();
+	}
+	else
+		authstore_quota_admit(rl_bytes);
 
 	if (!hit_direct(args[0], now, window, max, &hits, &last_hit, &denied))
 	{

@@ -52,6 +52,7 @@ typedef struct StatsEntry
 	pg_atomic_uint32 dboid;		/* InvalidOid = free */
 	pg_atomic_uint64 counters[AUTHSTORE_STAT_COUNT];
 	pg_atomic_uint64 gauges[GAUGE_COUNT];
+	AuthstoreQuotaSlot quota;	/* quota.c's estimate; reset never clears it */
 } StatsEntry;
 
 typedef struct StatsShared
@@ -89,6 +90,7 @@ authstore_stats_shmem_init(void)
 			pg_atomic_init_u64(&stats->entries[i].counters[j], 0);
 		for (j = 0; j < GAUGE_COUNT; j++)
 			pg_atomic_init_u64(&stats->entries[i].gauges[j], 0);
+		authstore_quota_slot_init(&stats->entries[i].quota);
 	}
 }
 
@@ -129,6 +131,21 @@ my_stats(void)
 	if (my_entry == NULL)
 		my_entry = entry_for(MyDatabaseId);
 	return my_entry;
+}
+
+/*
+ * The current database's quota estimate in shared memory, or NULL when there
+ * is none of its own: the library is not preloaded, or the database shares
+ * the last entry with others (whose tables are not its tables).
+ */
+AuthstoreQuotaSlot *
+authstore_quota_shared_slot(void)
+{
+	StatsEntry *e = my_stats();
+
+	if (e == NULL || e == &stats->entries[STATS_DATABASES - 1])
+		return NULL;
+	return &e->quota;
 }
 
 void

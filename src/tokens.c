@@ -127,6 +127,9 @@ auth_token_issue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl_seconds must be at least one microsecond")));
 
+	authstore_quota_check(AUTHSTORE_TOKEN_ROW_BYTES(VARSIZE_ANY_EXHDR(DatumGetPointer(args[1])),
+												   VARSIZE_ANY_EXHDR(DatumGetPointer(args[2]))));
+
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(encoded, sizeof(encoded), raw, sizeof(raw),
 					  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
