@@ -14,6 +14,7 @@
 #include "access/tableam.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -75,6 +76,7 @@ extern Datum authstore_execute_text(AuthstorePlan *p, Datum *values, bool *isnul
  */
 #define KV_VALUE			2
 #define KV_EXPIRES_AT		3
+#define KV_OWNER			4
 #define RL_HITS				2
 #define RL_LAST_HIT			3
 #define RL_WINDOW_END		4
@@ -121,6 +123,7 @@ extern Datum authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno);
 extern void authstore_confine_check(Datum arg, const char *argname);
 extern bool authstore_confine_subject_allowed(text *subject);
 extern bool authstore_confine_tokens(void);
+extern ArrayType *authstore_confine_key_prefixes(void);
 
 /* sweep.c */
 extern void authstore_sweep_cycle_start(void);

@@ -192,9 +192,10 @@ allowed(AllowList *l, text *s, bool prefix)
  * Refuse an argument outside the calling role's confinement.  argname says
  * what it is: "key" and "prefix" (key-value and rate-limit keys, and the
  * prefixes auth_kv_keys and auth_kv_clear take) must start with one of the
- * role's key prefixes, "subject" with one of its subject prefixes,
- * "purpose" must be one of its purposes.  Others are not confined.  A
- * prefix argument inside a key prefix lists or clears only keys inside it.
+ * role's key prefixes, "subject" and "owner" (of keys: a user, like a
+ * token's subject) with one of its subject prefixes, "purpose" must be one
+ * of its purposes.  Others are not confined.  A prefix argument inside a
+ * key prefix lists or clears only keys inside it.
  */
 void
 authstore_confine_check(Datum arg, const char *argname)
@@ -215,6 +216,12 @@ authstore_confine_check(Datum arg, const char *argname)
 	{
 		l = &c->subjects;
 		what = "token subjects";
+	}
+	else if (strcmp(argname, "owner") == 0)
+	{
+		/* an owner of keys is a subject too: the user they belong to */
+		l = &c->subjects;
+		what = "subjects (owners of keys)";
 	}
 	else if (strcmp(argname, "purpose") == 0)
 	{
@@ -240,6 +247,28 @@ authstore_confine_subject_allowed(text *subject)
 	Confinement *c = current_confinement();
 
 	return !c->confined || allowed(&c->subjects, subject, true);
+}
+
+/*
+ * The calling role's key prefixes as a text[], or NULL when it is not
+ * confined.  For statements that find keys by something other than the key
+ * (their owner): they keep only the keys under one of these prefixes.  An
+ * empty array (key_prefixes NULL or empty) keeps none.
+ */
+ArrayType *
+authstore_confine_key_prefixes(void)
+{
+	Confinement *c = current_confinement();
+	Datum	   *elems;
+	int			i;
+
+	if (!c->confined)
+		return NULL;
+	elems = palloc(sizeof(Datum) * Max(c->keys.n, 1));
+	for (i = 0; i < c->keys.n; i++)
+		elems[i] = PointerGetDatum(cstring_to_text_with_len(c->keys.items[i],
+															c->keys.lens[i]));
+	return construct_array(elems, c->keys.n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
 /* Whether the calling role is confined to some token subjects or purposes. */

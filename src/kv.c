@@ -245,17 +245,22 @@ lock_row_direct(AuthstoreDirect *d, Datum key)
  * Store value and expiry for key: overwrite the row lock_row_direct() found
  * (found == DIRECT_YES) or insert one (DIRECT_NO).  false: a concurrent
  * inserter of the key got there first, and the statement must decide.
+ *
+ * The row's owner stays as it is, as the statements leave it (they do not
+ * name the column, so that they also run on a 0.1.0 table not yet
+ * updated); a new row has none.  Only auth_kv_set_owned() sets it.
  */
 static bool
 write_row_direct(AuthstoreDirect *d, DirectOutcome found, Datum key,
 				 Datum value, bool has_ttl, TimestampTz expires_at)
 {
-	Datum		values[3] = {key, value, TimestampTzGetDatum(expires_at)};
-	bool		nulls[3] = {false, false, !has_ttl};
+	Datum		values[4] = {key, value, TimestampTzGetDatum(expires_at), (Datum) 0};
+	bool		nulls[4] = {false, false, !has_ttl, true};
 
 	Assert(found != DIRECT_UNDECIDED);
 	if (found == DIRECT_YES)
 	{
+		values[KV_OWNER - 1] = slot_getattr(d->slot, KV_OWNER, &nulls[KV_OWNER - 1]);
 		authstore_direct_update(d, values, nulls);
 		return true;
 	}
