@@ -21,10 +21,12 @@
 // better-auth 1.7.29, @better-auth/redis-storage 1.7.5, pg, ioredis).  Run
 // via bench/better-auth.sh; environment: AUTHSTORE_BENCH_ROUNDS (2),
 // AUTHSTORE_BENCH_SECONDS (10), AUTHSTORE_BENCH_CONNECTIONS (16),
-// AUTHSTORE_BENCH_USERS (500), AUTHSTORE_BENCH_PORT (a free port).
+// AUTHSTORE_BENCH_USERS (500), AUTHSTORE_BENCH_POOL (10, the package's
+// pool), AUTHSTORE_BENCH_PORT (a free port).
 
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
@@ -42,6 +44,8 @@ const ROUNDS = Number(process.env.AUTHSTORE_BENCH_ROUNDS || 2);
 const SECONDS = Number(process.env.AUTHSTORE_BENCH_SECONDS || 10);
 const CONNECTIONS = Number(process.env.AUTHSTORE_BENCH_CONNECTIONS || 16);
 const USERS = Number(process.env.AUTHSTORE_BENCH_USERS || 500);
+// the package's pool size (the users' pools stay at 10)
+const POOL = Number(process.env.AUTHSTORE_BENCH_POOL || 10);
 const PASSWORD = "correct horse battery staple";
 
 // Counts the storage calls (round trips) the server makes.
@@ -57,6 +61,36 @@ function counted(storage) {
 		}
 	}
 	return { storage: wrapped, counter: c };
+}
+
+// CPU time so far, in µs: this process (the Better Auth servers), every
+// child of the cluster's postmaster (backends, the sweeper, ...), and Redis.
+const TICK_US = 1e6 / 100; // Linux USER_HZ
+function pgCpu(cluster) {
+	const pm = readFileSync(join(cluster.host, "data", "postmaster.pid"), "utf8").split("\n")[0].trim();
+	let total = 0;
+	for (const pid of readdirSync("/proc")) {
+		if (!/^\d+$/.test(pid)) continue;
+		let stat;
+		try {
+			stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		} catch {
+			continue;
+		}
+		const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+		// fields after the name: state(0) ppid(1) ... utime(11) stime(12)
+		// cutime(13) cstime(14); the postmaster's c*time hold the children
+		// that exited (autovacuum workers, closed connections)
+		if (f[1] === pm) total += (Number(f[11]) + Number(f[12])) * TICK_US;
+		if (pid === pm) total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * TICK_US;
+	}
+	return total;
+}
+async function cpuNow(cluster, redis) {
+	const u = process.cpuUsage();
+	const info = await redis.info("cpu");
+	const r = (k) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)[1]);
+	return { server: u.user + u.system, pg: pgCpu(cluster), redis: (r("used_cpu_user") + r("used_cpu_sys")) * 1e6 };
 }
 
 // Asynchronously: the servers run in this process and must keep serving.
@@ -83,7 +117,7 @@ try {
 		pools.push(p);
 		return p;
 	};
-	const a = authstore({ connectionString: helpers.connectionString(connA), poolOptions: { max: 10 } });
+	const a = authstore({ connectionString: helpers.connectionString(connA), poolOptions: { max: POOL } });
 	await a.ready();
 	// round trips to authstore: every query on the package's pool
 	const aTrips = { n: 0 };
@@ -126,9 +160,12 @@ try {
 			for (const v of order) {
 				const before = v.counter.calls;
 				const tripsBefore = await v.trips();
+				const cpuBefore = await cpuNow(cluster, redis);
 				const r = await load({ ...w.cfg(v), origin: v.server.baseURL, connections: CONNECTIONS, duration: SECONDS });
 				const calls = v.counter.calls - before;
 				const trips = (await v.trips()) - tripsBefore;
+				const cpuAfter = await cpuNow(cluster, redis);
+				const per = (k) => (r.requests.total ? (cpuAfter[k] - cpuBefore[k]) / r.requests.total : NaN);
 				const done = r.requests.total;
 				const row = {
 					round,
@@ -139,17 +176,22 @@ try {
 					errors: r.errors + r.timeouts,
 					callsPerReq: done ? calls / done : NaN,
 					tripsPerReq: done ? trips / done : NaN,
+					// CPU µs per request: the Node server, PostgreSQL (users for
+					// both, plus authstore's calls), Redis
+					cpuServer: per("server"),
+					cpuPg: per("pg"),
+					cpuRedis: per("redis"),
 				};
 				v.results[w.name].push(row);
-				console.error(`# ${w.name} ${v.name} round ${round}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, non-2xx ${row.non2xx}, errors ${row.errors}, ${row.callsPerReq.toFixed(2)} storage calls and ${row.tripsPerReq.toFixed(2)} round trips per request`);
+				console.error(`# ${w.name} ${v.name} round ${round}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, non-2xx ${row.non2xx}, errors ${row.errors}, ${row.callsPerReq.toFixed(2)} storage calls and ${row.tripsPerReq.toFixed(2)} round trips per request; CPU µs/request: server ${row.cpuServer.toFixed(0)}, PostgreSQL ${row.cpuPg.toFixed(0)}, Redis ${row.cpuRedis.toFixed(0)}`);
 			}
 		}
 	}
 
 	// Summary: mean of the rounds' req/s, worst p99.
 	const lines = [];
-	lines.push(`| workload | system | req/s (mean of ${ROUNDS}) | p99 ms (worst) | storage calls / request | round trips / request | non-2xx |`);
-	lines.push("| --- | --- | --- | --- | --- | --- | --- |");
+	lines.push(`| workload | system | req/s (mean of ${ROUNDS}) | p99 ms (worst) | storage calls / request | round trips / request | CPU µs / request: server, PostgreSQL, Redis | non-2xx |`);
+	lines.push("| --- | --- | --- | --- | --- | --- | --- | --- |");
 	const summary = {};
 	for (const w of workloads) {
 		for (const v of variants) {
@@ -159,13 +201,14 @@ try {
 			const cpr = rs.reduce((s, r) => s + r.callsPerReq, 0) / rs.length;
 			const tpr = rs.reduce((s, r) => s + r.tripsPerReq, 0) / rs.length;
 			const bad = rs.reduce((s, r) => s + r.non2xx + r.errors, 0);
+			const mean = (k) => (rs.reduce((s, r) => s + r[k], 0) / rs.length).toFixed(0);
 			summary[`${w.name}/${v.name}`] = rps;
-			lines.push(`| ${w.name} | ${v.name} | ${rps.toFixed(0)} | ${p99} | ${cpr.toFixed(2)} | ${tpr.toFixed(2)} | ${bad} |`);
+			lines.push(`| ${w.name} | ${v.name} | ${rps.toFixed(0)} | ${p99} | ${cpr.toFixed(2)} | ${tpr.toFixed(2)} | ${mean("cpuServer")}, ${mean("cpuPg")}, ${mean("cpuRedis")} | ${bad} |`);
 		}
-		lines.push(`| ${w.name} | authstore / redis | ${(summary[`${w.name}/authstore`] / summary[`${w.name}/redis`]).toFixed(3)} | | | | |`);
+		lines.push(`| ${w.name} | authstore / redis | ${(summary[`${w.name}/authstore`] / summary[`${w.name}/redis`]).toFixed(3)} | | | | | |`);
 	}
 	console.log(lines.join("\n"));
-	console.log(`(${CONNECTIONS} connections, ${SECONDS} s per run, ${USERS} users, Node ${process.version}, ${ROUNDS} rounds interleaved)`);
+	console.log(`(${CONNECTIONS} connections, ${SECONDS} s per run, ${USERS} users, package pool ${POOL}, Node ${process.version}, ${ROUNDS} rounds interleaved)`);
 	for (const v of variants) await v.server.close();
 	for (const p of pools) await p.end();
 	await a.close();
