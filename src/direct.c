@@ -145,7 +145,8 @@ forget_tables(Datum arg, Oid relid)
 
 /*
  * Index predicates we can evaluate without the executor: none, or
- * "column IS NOT NULL" (authstore.kv's expires_at index).
+ * "column IS NOT NULL" (authstore.kv's kv_owner_idx, or a DBA's index on
+ * expires_at).
  */
 static bool
 predicate_supported(List *predicate)
