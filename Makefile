@@ -9,6 +9,7 @@ OBJS = \
 	src/confine.o \
 	src/direct.o \
 	src/kv.o \
+	src/owner.o \
 	src/quota.o \
 	src/ratelimit.o \
 	src/stats.o \
@@ -24,11 +25,11 @@ SHLIB_LINK += -lsodium
 PG_CPPFLAGS += -DAUTHSTORE_VERSION=\"$(EXTVERSION)\"
 
 # Regression tests: sql/<name>.sql against expected/<name>.out.
-REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role confine cas stats quota
+REGRESS = kv ttl ratelimit tokens limits badinput privileges search_path sweep durable direct hostile keys_paging maintenance install_role confine cas owner stats quota
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # Isolation specs: test/specs/<name>.spec against test/expected/<name>.out.
-ISOLATION = kv-take kv-nx kv-incr kv-race rl-hit sweep-vs-set token-consume direct-inval direct-keychange direct-shape sweep-own-lock kv-cas
+ISOLATION = kv-take kv-nx kv-incr kv-race rl-hit sweep-vs-set token-consume direct-inval direct-keychange direct-shape sweep-own-lock kv-cas kv-owner
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=$(EXTENSION)
 
 # TAP tests need a server they start themselves, with the library preloaded.

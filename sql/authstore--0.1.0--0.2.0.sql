@@ -191,3 +191,52 @@ REVOKE ALL ON FUNCTION auth_stats(), auth_stats_reset() FROM PUBLIC;
 REVOKE ALL ON auth_stats FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION auth_stats() TO pg_monitor;
 GRANT SELECT ON auth_stats TO pg_monitor;
+
+-- 12: keys with an owner: authstore.kv.owner and its index,
+-- auth_kv_set_owned(), auth_kv_owner_keys(), auth_kv_owner_delete()
+ALTER TABLE authstore.kv ADD COLUMN owner text COLLATE "C";
+
+/*
+ * The owner of a key (issue 12), e.g. the user a session token belongs to:
+ * auth_kv_owner_keys() and auth_kv_owner_delete() find an owner's keys
+ * through this index, in key order.  Keys without an owner (NULL) stay out
+ * of it, so that it costs nothing to those who never use owners, and a
+ * write that keeps a key's owner can still be a HOT update.
+ */
+CREATE INDEX kv_owner_idx ON authstore.kv (owner, key) WHERE owner IS NOT NULL;
+
+/*
+ * Keys with an owner (issue 12): auth_kv_set_owned() stores a key as
+ * auth_kv_set() does, with an owner; auth_kv_owner_keys() lists the owner's
+ * live keys with their expiry, and auth_kv_owner_delete() deletes them all
+ * in one statement.  An owner is a subject: confined roles need it under
+ * one of their subject_prefixes, and see and delete only keys under their
+ * key_prefixes.
+ */
+CREATE FUNCTION auth_kv_set_owned(key text, value text, owner text,
+								  ttl_seconds double precision DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'auth_kv_set_owned'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_owner_keys(owner text)
+RETURNS TABLE (key text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'auth_kv_owner_keys'
+LANGUAGE C VOLATILE SECURITY DEFINER
+ROWS 10;
+
+CREATE FUNCTION auth_kv_owner_delete(owner text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_kv_owner_delete'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+REVOKE ALL ON FUNCTION
+	auth_kv_set_owned(text, text, text, double precision),
+	auth_kv_owner_keys(text),
+	auth_kv_owner_delete(text)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	auth_kv_set_owned(text, text, text, double precision),
+	auth_kv_owner_keys(text),
+	auth_kv_owner_delete(text)
+TO authstore_user;

@@ -25,12 +25,22 @@ CREATE UNLOGGED TABLE authstore.kv (
 	key			text COLLATE "C" NOT NULL,
 	value		text NOT NULL,
 	expires_at	timestamptz,
+	owner		text COLLATE "C",
 	CONSTRAINT kv_pkey PRIMARY KEY (key)
 ) WITH (
 	fillfactor = 90,
 	autovacuum_vacuum_scale_factor = 0.02,
 	autovacuum_analyze_scale_factor = 0.05
 );
+
+/*
+ * The owner of a key (issue 12), e.g. the user a session token belongs to:
+ * auth_kv_owner_keys() and auth_kv_owner_delete() find an owner's keys
+ * through this index, in key order.  Keys without an owner (NULL) stay out
+ * of it, so that it costs nothing to those who never use owners, and a
+ * write that keeps a key's owner can still be a HOT update.
+ */
+CREATE INDEX kv_owner_idx ON authstore.kv (owner, key) WHERE owner IS NOT NULL;
 
 /*
  * Rate-limit state, one row per key.  window_end (last allowed hit + the
@@ -183,6 +193,31 @@ LANGUAGE C VOLATILE SECURITY DEFINER;
 CREATE FUNCTION auth_kv_sweep(max_rows integer DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'auth_kv_sweep'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+/*
+ * Keys with an owner (issue 12): auth_kv_set_owned() stores a key as
+ * auth_kv_set() does, with an owner; auth_kv_owner_keys() lists the owner's
+ * live keys with their expiry, and auth_kv_owner_delete() deletes them all
+ * in one statement.  An owner is a subject: confined roles need it under
+ * one of their subject_prefixes, and see and delete only keys under their
+ * key_prefixes.
+ */
+CREATE FUNCTION auth_kv_set_owned(key text, value text, owner text,
+								  ttl_seconds double precision DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'auth_kv_set_owned'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION auth_kv_owner_keys(owner text)
+RETURNS TABLE (key text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'auth_kv_owner_keys'
+LANGUAGE C VOLATILE SECURITY DEFINER
+ROWS 10;
+
+CREATE FUNCTION auth_kv_owner_delete(owner text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'auth_kv_owner_delete'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 
 ------------------------------------------------------------------------------
@@ -341,6 +376,9 @@ REVOKE ALL ON FUNCTION
 	auth_kv_clear(text),
 	auth_kv_compare_and_set(text, text, text, double precision),
 	auth_kv_delete_if_value(text, text),
+	auth_kv_set_owned(text, text, text, double precision),
+	auth_kv_owner_keys(text),
+	auth_kv_owner_delete(text),
 	auth_kv_sweep(integer),
 	auth_rl_hit(text, double precision, integer),
 	auth_rl_reset(text),
@@ -396,6 +434,9 @@ GRANT EXECUTE ON FUNCTION
 	auth_kv_clear(text),
 	auth_kv_compare_and_set(text, text, text, double precision),
 	auth_kv_delete_if_value(text, text),
+	auth_kv_set_owned(text, text, text, double precision),
+	auth_kv_owner_keys(text),
+	auth_kv_owner_delete(text),
 	auth_rl_hit(text, double precision, integer),
 	auth_rl_reset(text),
 	auth_token_issue(text, text, double precision),

@@ -52,7 +52,7 @@ $$;
 
 -- what the tables hold, counted as the quota counts (src/quota.c)
 CREATE FUNCTION pg_temp.held() RETURNS bigint LANGUAGE sql AS $$
-	SELECT (SELECT COALESCE(sum(2 * pg_column_size(key) + pg_column_size(value) + 48), 0) FROM authstore.kv)
+	SELECT (SELECT COALESCE(sum(2 * pg_column_size(key) + pg_column_size(value) + 48 + COALESCE(2 * pg_column_size(owner), 0)), 0) FROM authstore.kv)
 		 + (SELECT COALESCE(sum(2 * pg_column_size(key) + 60), 0) FROM authstore.rate_limit)
 		 + (SELECT COALESCE(sum(2 * (pg_column_size(hash) + pg_column_size(subject) + pg_column_size(purpose)) + 60), 0) FROM authstore.token)
 $$;
@@ -61,6 +61,7 @@ $$;
 SELECT allowed FROM auth_rl_hit('quota:rl:one', 100, 1);
 SELECT allowed FROM auth_rl_hit('quota:rl:many', 100, 1000);
 SELECT auth_kv_set('quota:counter', '41');
+SELECT auth_kv_set_owned('quota:owned', 'v', 'quota:user');
 CREATE TEMP TABLE tok AS
 	SELECT auth_token_issue('quota:subject', 'p' || i, 100) AS t
 	FROM generate_series(1, 3) AS i;
@@ -86,6 +87,7 @@ SELECT pg_temp.held() <= 100 * 1024 AS within_limit,
 SELECT q, pg_temp.try(q) AS result FROM (VALUES
 	($$SELECT auth_kv_set('quota:x', repeat('y', 100))$$),
 	($$SELECT auth_kv_set_if_not_exists('quota:x', repeat('y', 100))$$),
+	($$SELECT auth_kv_set_owned('quota:x', repeat('y', 100), 'quota:user')$$),
 	($$SELECT auth_kv_compare_and_set('quota:x', NULL, repeat('y', 100))$$),
 	($$SELECT auth_kv_compare_and_set('quota:counter', '41', repeat('y', 100))$$),
 	($$SELECT auth_kv_incr('quota:new-counter')$$),
@@ -108,6 +110,7 @@ SELECT count(*) AS consumed FROM tok WHERE auth_token_consume(t, 'p2') IS NOT NU
 SELECT auth_token_revoke('quota:subject', 'p3') AS revoked;
 SELECT auth_kv_take('quota:big:1') = (SELECT value FROM acked WHERE key = 'quota:big:1') AS taken;
 SELECT auth_kv_delete('quota:big:3') AS deleted;
+SELECT auth_kv_owner_delete('quota:user') AS owner_deleted;
 DELETE FROM acked WHERE key IN ('quota:big:1', 'quota:big:3');
 -- set with a TTL of 0 removes the key: allowed
 SELECT auth_kv_set('quota:big:5', 'gone', 0);

@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "port/atomics.h"
+#include "utils/array.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -81,6 +82,7 @@ extern Datum authstore_execute_text(AuthstorePlan *p, Datum *values, bool *isnul
  */
 #define KV_VALUE			2
 #define KV_EXPIRES_AT		3
+#define KV_OWNER			4
 #define RL_HITS				2
 #define RL_LAST_HIT			3
 #define RL_WINDOW_END		4
@@ -127,6 +129,7 @@ extern Datum authstore_direct_copy(AuthstoreDirect *d, AttrNumber attno);
 extern void authstore_confine_check(Datum arg, const char *argname);
 extern bool authstore_confine_subject_allowed(text *subject);
 extern bool authstore_confine_tokens(void);
+extern ArrayType *authstore_confine_key_prefixes(void);
 
 /* sweep.c */
 extern void authstore_sweep_cycle_start(void);
@@ -204,6 +207,7 @@ extern void authstore_quota_check(Size bytes);
 extern bool authstore_quota_over(Size bytes);
 extern void authstore_quota_refuse(void);
 extern void authstore_quota_admit(Size bytes);
+extern Size authstore_kv_row_bytes(Datum key, Datum value);
 
 /*
  * What one row costs the estimate, the same formula as quota.c's
@@ -215,6 +219,9 @@ extern void authstore_quota_admit(Size bytes);
 	((n) + 1 <= 127 ? (Size) (n) + 1 : (Size) (n) + VARHDRSZ)
 #define AUTHSTORE_KV_ROW_BYTES(key_bytes, value_stored_bytes) \
 	(2 * AUTHSTORE_STORED_BYTES(key_bytes) + (value_stored_bytes) + 48)
+/* an owner (kv_owner_idx holds it too) */
+#define AUTHSTORE_OWNER_BYTES(owner_bytes) \
+	(2 * AUTHSTORE_STORED_BYTES(owner_bytes))
 #define AUTHSTORE_RL_ROW_BYTES(key_bytes) \
 	(2 * AUTHSTORE_STORED_BYTES(key_bytes) + 60)
 #define AUTHSTORE_TOKEN_ROW_BYTES(subject_bytes, purpose_bytes) \

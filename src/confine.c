@@ -223,9 +223,10 @@ allowed(AllowList *l, text *s, bool prefix)
  * Refuse an argument outside the calling role's confinement.  argname says
  * what it is: "key" and "prefix" (key-value and rate-limit keys, and the
  * prefixes auth_kv_keys and auth_kv_clear take) must start with one of the
- * role's key prefixes, "subject" with one of its subject prefixes,
- * "purpose" must be one of its purposes.  Others are not confined.  A
- * prefix argument inside a key prefix lists or clears only keys inside it.
+ * role's key prefixes, "subject" and "owner" (of keys: a user, like a
+ * token's subject) with one of its subject prefixes, "purpose" must be one
+ * of its purposes.  Others are not confined.  A prefix argument inside a
+ * key prefix lists or clears only keys inside it.
  */
 void
 authstore_confine_check(Datum arg, const char *argname)
@@ -248,6 +249,12 @@ authstore_confine_check(Datum arg, const char *argname)
 	{
 		list = offsetof(Confinement, subjects);
 		what = "token subjects";
+	}
+	else if (strcmp(argname, "owner") == 0)
+	{
+		/* an owner of keys is a subject too: the user they belong to */
+		list = offsetof(Confinement, subjects);
+		what = "subjects (owners of keys)";
 	}
 	else if (strcmp(argname, "purpose") == 0)
 	{
@@ -286,6 +293,54 @@ authstore_confine_subject_allowed(text *subject)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * The calling roles' key prefixes as a text[], or NULL when neither is
+ * confined.  For statements that find keys by something other than the key
+ * (their owner): they keep only the keys under one of these prefixes.  An
+ * empty array (key_prefixes NULL or empty) keeps none.  With two confined
+ * roles a key must be under a prefix of each: of two prefixes where one
+ * starts the other, the longer one says exactly that; two unrelated ones
+ * admit no key.
+ */
+ArrayType *
+authstore_confine_key_prefixes(void)
+{
+	Confinement *cs[2];
+	int			n = current_confinements(cs);
+	AllowList  *a;
+	AllowList  *b;
+	Datum	   *elems;
+	int			nelems = 0;
+	int			i;
+	int			j;
+
+	if (n == 0)
+		return NULL;
+	a = &cs[0]->keys;
+	b = &cs[n - 1]->keys;
+	elems = palloc(sizeof(Datum) * Max(a->n * b->n, 1));
+	for (i = 0; i < a->n; i++)
+	{
+		for (j = 0; j < b->n; j++)
+		{
+			int			shorter = Min(a->lens[i], b->lens[j]);
+
+			if (memcmp(a->items[i], b->items[j], shorter) != 0)
+				continue;
+			/* with one confinement (a == b) keep each prefix once */
+			if (a == b && i != j)
+				continue;
+			if (a->lens[i] >= b->lens[j])
+				elems[nelems++] = PointerGetDatum(cstring_to_text_with_len(a->items[i],
+																		 a->lens[i]));
+			else
+				elems[nelems++] = PointerGetDatum(cstring_to_text_with_len(b->items[j],
+																		 b->lens[j]));
+		}
+	}
+	return construct_array(elems, nelems, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
 /* Whether the calling roles are confined to some token subjects or purposes. */

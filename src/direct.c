@@ -83,11 +83,11 @@ typedef struct TableShape
 #define DEF_COLL DEFAULT_COLLATION_OID
 
 static const TableShape shapes[AUTHSTORE_NTABLES] = {
-	[AUTHSTORE_KV] = {"kv", 3,
-		{"key", "value", "expires_at"},
-		{TEXTOID, TEXTOID, TIMESTAMPTZOID},
-		{false, false, true},
-	{C_COLL, DEF_COLL, InvalidOid}},
+	[AUTHSTORE_KV] = {"kv", 4,
+		{"key", "value", "expires_at", "owner"},
+		{TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID},
+		{false, false, true, true},
+	{C_COLL, DEF_COLL, InvalidOid, C_COLL}},
 	[AUTHSTORE_RATE_LIMIT] = {"rate_limit", 4,
 		{"key", "hits", "last_hit", "window_end"},
 		{TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID},
@@ -145,7 +145,8 @@ forget_tables(Datum arg, Oid relid)
 
 /*
  * Index predicates we can evaluate without the executor: none, or
- * "column IS NOT NULL" (authstore.kv's expires_at index).
+ * "column IS NOT NULL" (authstore.kv's kv_owner_idx, or a DBA's index on
+ * expires_at).
  */
 static bool
 predicate_supported(List *predicate)

@@ -190,8 +190,8 @@ ttl_arg(FunctionCallInfo fcinfo, int argno, TimestampTz now,
  * stored as it is (with a short header when it fits one); a compressed or
  * out-of-line one counts its stored size, as pg_column_size() does.
  */
-static Size
-datum_bytes_kv(Datum key, Datum value)
+Size
+authstore_kv_row_bytes(Datum key, Datum value)
 {
 	Pointer		v = DatumGetPointer(value);
 	Size		stored;
@@ -264,17 +264,22 @@ lock_row_direct(AuthstoreDirect *d, Datum key)
  * Store value and expiry for key: overwrite the row lock_row_direct() found
  * (found == DIRECT_YES) or insert one (DIRECT_NO).  false: a concurrent
  * inserter of the key got there first, and the statement must decide.
+ *
+ * The row's owner stays as it is, as the statements leave it (they do not
+ * name the column, so that they also run on a 0.1.0 table not yet
+ * updated); a new row has none.  Only auth_kv_set_owned() sets it.
  */
 static bool
 write_row_direct(AuthstoreDirect *d, DirectOutcome found, Datum key,
 				 Datum value, bool has_ttl, TimestampTz expires_at)
 {
-	Datum		values[3] = {key, value, TimestampTzGetDatum(expires_at)};
-	bool		nulls[3] = {false, false, !has_ttl};
+	Datum		values[4] = {key, value, TimestampTzGetDatum(expires_at), (Datum) 0};
+	bool		nulls[4] = {false, false, !has_ttl, true};
 
 	Assert(found != DIRECT_UNDECIDED);
 	if (found == DIRECT_YES)
 	{
+		values[KV_OWNER - 1] = slot_getattr(d->slot, KV_OWNER, &nulls[KV_OWNER - 1]);
 		authstore_direct_update(d, values, nulls);
 		return true;
 	}
@@ -317,7 +322,7 @@ auth_kv_set(PG_FUNCTION_ARGS)
 	now = authstore_now();
 	has_ttl = ttl_arg(fcinfo, 2, now, &expires_at);
 	if (!has_ttl || expires_at > now)
-		authstore_quota_check(datum_bytes_kv(key, value));
+		authstore_quota_check(authstore_kv_row_bytes(key, value));
 	authstore_count(KV_SET);
 
 	if (has_ttl && expires_at <= now)
@@ -451,7 +456,7 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 				 errhint("Pass NULL for a key that never expires.")));
 	args[2] = TimestampTzGetDatum(expires_at);
 	args[3] = TimestampTzGetDatum(now);
-	authstore_quota_check(datum_bytes_kv(args[0], args[1]));
+	authstore_quota_check(authstore_kv_row_bytes(args[0], args[1]));
 
 	/* A live row stays (and stays locked, as ON CONFLICT leaves it). */
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
@@ -801,7 +806,7 @@ auth_kv_compare_and_set(PG_FUNCTION_ARGS)
 	if (has_ttl && expires_at <= now)
 		PG_RETURN_BOOL(count_cas(expected != NULL &&
 								  delete_if_value(key, expected, now)));
-	authstore_quota_check(datum_bytes_kv(key, value));
+	authstore_quota_check(authstore_kv_row_bytes(key, value));
 
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 	{

@@ -61,7 +61,8 @@ int			authstore_max_size_kb = 0;
 static AuthstorePlan measure_plan = {
 	"SELECT "
 	"(SELECT COALESCE(pg_catalog.sum(2 OPERATOR(pg_catalog.*) pg_catalog.pg_column_size(key) "
-	"OPERATOR(pg_catalog.+) pg_catalog.pg_column_size(value) OPERATOR(pg_catalog.+) 48), 0) "
+	"OPERATOR(pg_catalog.+) pg_catalog.pg_column_size(value) OPERATOR(pg_catalog.+) 48 "
+	"OPERATOR(pg_catalog.+) COALESCE(2 OPERATOR(pg_catalog.*) pg_catalog.pg_column_size(owner), 0)), 0) "
 	"FROM authstore.kv) OPERATOR(pg_catalog.+) "
 	"(SELECT COALESCE(pg_catalog.sum(2 OPERATOR(pg_catalog.*) pg_catalog.pg_column_size(key) "
 	"OPERATOR(pg_catalog.+) 60), 0) "

@@ -24,6 +24,12 @@ my $every_function_sql = q{
 	SELECT 'delete=' || auth_kv_delete('P:nx') || ',' || auth_kv_delete('P:nx');
 	SELECT 'clear=' || auth_kv_clear('P:');
 	SELECT 'sweep=' || (auth_kv_sweep() >= 0) || ',' || (auth_kv_sweep(10) >= 0);
+	SELECT 'owned=' || auth_kv_set_owned('P:o1', 'v', 'P-owner', 60)::text
+	       || auth_kv_set_owned('P:o2', 'v', 'P-owner')::text;
+	SELECT 'owner keys=' || string_agg(key || ' ' || (expires_at IS NULL), ',' ORDER BY key)
+	  FROM auth_kv_owner_keys('P-owner');
+	SELECT 'owner delete=' || auth_kv_owner_delete('P-owner') || ','
+	       || auth_kv_owner_delete('P-owner');
 	SELECT 'hit=' || allowed || ',' || count || ',' || remaining FROM auth_rl_hit('P:rl', 60, 2);
 	SELECT 'hit=' || allowed || ',' || count || ',' || remaining FROM auth_rl_hit('P:rl', 60, 2);
 	SELECT 'hit=' || allowed || ',' || count || ',' || remaining
@@ -49,6 +55,9 @@ take=v1,NULL
 delete=true,false
 clear=1
 sweep=true,true
+owned=
+owner keys=P:o1 false,P:o2 true
+owner delete=2,0
 hit=true,1,1
 hit=true,2,0
 hit=false,2,0,true

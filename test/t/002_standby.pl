@@ -65,6 +65,12 @@ my @cases = (
 	[ "SELECT auth_token_revoke('u')", 'auth_token_revoke(text,text)' ],
 	[ "SELECT auth_set_durable(false)", 'auth_set_durable(boolean)' ],
 	[ "SELECT * FROM auth_kv_keys('', NULL, 1)", 'auth_kv_keys(text,text,integer)' ],
+	[
+		"SELECT auth_kv_set_owned('k', 'v', 'o', 10)",
+		'auth_kv_set_owned(text,text,text,double precision)'
+	],
+	[ "SELECT * FROM auth_kv_owner_keys('o')", 'auth_kv_owner_keys(text)' ],
+	[ "SELECT auth_kv_owner_delete('o')", 'auth_kv_owner_delete(text)' ],
 	[ "SELECT authstore.auth_kv_sweep()", 'authstore.auth_kv_sweep(integer)' ],
 	[ "SELECT authstore.auth_set_durable(false)", 'authstore.auth_set_durable(boolean)' ],
 );

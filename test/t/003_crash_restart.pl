@@ -251,9 +251,9 @@ sub sweeper_sweeps
 ###########################################################################
 
 my ($pers, $init_forks) = persistence();
-is($pers, 'u:13',
-	'3 tables, 4 indexes, 3 TOAST tables and 3 TOAST indexes are all UNLOGGED');
-is($init_forks, 13, 'every storage relation has an init fork');
+is($pers, 'u:14',
+	'3 tables, 5 indexes, 3 TOAST tables and 3 TOAST indexes are all UNLOGGED');
+is($init_forks, 14, 'every storage relation has an init fork');
 ok(workers_up(), 'launcher and sweeper run');
 
 ###########################################################################
@@ -338,14 +338,14 @@ my ($pre_a, $pre_b) = populate('pre');
 is($node->safe_psql('postgres', 'SELECT auth_set_durable(true)'),
 	't', 'auth_set_durable(true) returns true');
 ($pers, $init_forks) = persistence();
-is($pers, 'p:13', 'durable: all 13 storage relations are LOGGED');
+is($pers, 'p:14', 'durable: all 14 storage relations are LOGGED');
 is($init_forks, 0, 'durable: no init forks left');
 my ($post_a, $post_b) = populate('post');
 is(row_counts(), '6|2|2', 'durable: 6 keys, 2 rate limits, 2 tokens before the crash');
 
 immediate_restart('durable immediate');
 ($pers) = persistence();
-is($pers, 'p:13', 'durable immediate: tables are still LOGGED after recovery');
+is($pers, 'p:14', 'durable immediate: tables are still LOGGED after recovery');
 is(row_counts(), '6|2|2', 'durable immediate: every row survived the crash');
 is(state_of('pre', $pre_a, $pre_b), survived('pre'),
 	'durable immediate: data written before auth_set_durable(true) survived');
@@ -377,8 +377,8 @@ ok(sweeper_sweeps('durk9'), 'durable kill -9: the sweeper sweeps logged tables')
 is($node->safe_psql('postgres', 'SELECT auth_set_durable(false)'),
 	'f', 'auth_set_durable(false) returns false');
 ($pers, $init_forks) = persistence();
-is($pers, 'u:13', 'unlogged again: all 13 storage relations are UNLOGGED');
-is($init_forks, 13, 'unlogged again: every storage relation has an init fork');
+is($pers, 'u:14', 'unlogged again: all 14 storage relations are UNLOGGED');
+is($init_forks, 14, 'unlogged again: every storage relation has an init fork');
 is($node->safe_psql('postgres', "SELECT auth_kv_get('pre:plain')"),
 	'value of pre:plain', 'unlogged again: the data was kept by the switch');
 immediate_restart('unlogged again');

@@ -218,8 +218,11 @@ my @expected_members = (
 	'function auth_kv_incr(text,double precision)',
 	'function auth_kv_keys(text)',
 	'function auth_kv_keys(text,text,integer)',
+	'function auth_kv_owner_delete(text)',
+	'function auth_kv_owner_keys(text)',
 	'function auth_kv_set(text,text,double precision)',
 	'function auth_kv_set_if_not_exists(text,text,double precision)',
+	'function auth_kv_set_owned(text,text,text,double precision)',
 	'function auth_kv_sweep(integer)',
 	'function auth_kv_take(text)',
 	'function auth_kv_ttl(text)',
@@ -319,6 +322,14 @@ for my $v (@older)
 		'3 true', "$v updated to $released[-1]: rate-limit state survives (third hit counts 3)");
 	is($node->safe_psql($db, qq{SELECT auth_token_consume('$token', 'reset')}),
 		'subj', "$v updated to $released[-1]: a token issued before the update is consumed after it");
+	# Keys stored before the update have no owner; they can be given one.
+	$node->safe_psql($db, q{SELECT auth_kv_set_owned('ttl', 'v3', 'user:old', 3600)});
+	is( $node->safe_psql(
+			$db, q{
+		SELECT concat_ws('|', (SELECT string_agg(key, ',') FROM auth_kv_owner_keys('user:old')),
+		                 (SELECT string_agg(key, ',' ORDER BY key) FROM authstore.kv WHERE owner IS NULL))}),
+		'ttl|ctr,plain',
+		"$v updated to $released[-1]: keys stored before it have no owner, and can be given one");
 	is($node->safe_psql($db,
 			"SELECT extversion FROM pg_extension WHERE extname = 'authstore'"),
 		$released[-1], "$v updated to $released[-1]");

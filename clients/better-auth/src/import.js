@@ -1,7 +1,9 @@
 // The copy behind authstore-import: scan a Redis for the keys of one
 // layout, read each batch's type, value and PTTL atomically (one Lua script
 // per batch), and write the string keys into authstore with auth_kv_set and
-// the TTL that remains at write time.
+// the TTL that remains at write time.  In the better-auth layout a session
+// token's key is written with its user as owner (auth_kv_set_owned), so the
+// package's exact session lists (active-sessions-<userId>) list it at once.
 //
 // Layouts:
 //   better-auth  @better-auth/redis-storage: "<keyPrefix><key>" (keyPrefix
@@ -15,7 +17,7 @@
 // deleted from authstore.
 
 import Redis from "ioredis";
-import { authstore, ENV_VAR, quoteIdent } from "./index.js";
+import { authstore, ENV_VAR, quoteIdent, sessionOwner } from "./index.js";
 
 export const USAGE = `usage: authstore-import [options]
 
@@ -26,6 +28,7 @@ Copies Better Auth's secondary storage from a live Redis into authstore.
   --schema NAME         schema the extension is in (default: public)
   --layout NAME         better-auth (default) or rustauth
   --key-prefix PREFIX   better-auth layout's keyPrefix (default: better-auth:)
+  --owner-prefix PREFIX the package's ownerPrefix option, if you set one (default: none)
   --batch N             keys per SCAN page and per write (default: 500)
   --dry-run             read and count, write nothing
   --json                print the summary as JSON
@@ -44,6 +47,7 @@ export function parseArgs(argv, env = {}) {
 		schema: "public",
 		layout: "better-auth",
 		keyPrefix: "better-auth:",
+		ownerPrefix: "",
 		batch: 500,
 		dryRun: false,
 		json: false,
@@ -63,6 +67,7 @@ export function parseArgs(argv, env = {}) {
 			case "--schema": o.schema = need(i++); break;
 			case "--layout": o.layout = need(i++); break;
 			case "--key-prefix": o.keyPrefix = need(i++); break;
+			case "--owner-prefix": o.ownerPrefix = need(i++); break;
 			case "--batch": o.batch = Number(need(i++)); break;
 			// for tests: widen the window between SCAN and read
 			case "--pause-after-scan-ms": o.pauseAfterScanMs = Number(need(i++)); break;
@@ -124,7 +129,17 @@ export async function importRedis(opts) {
 
 	const redis = new Redis(o.redis, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null });
 	redis.on("error", () => {}); // reported by the failing command
-	const store = o.dryRun && !o.database ? null : authstore({ connectionString: o.database, schema: o.schema, poolOptions: { max: 2, statement_timeout: 60000, query_timeout: 120000 } });
+	// Owners (extension 0.2.0) only for Better Auth's sessions.
+	const owned = o.layout === "better-auth";
+	const store =
+		o.dryRun && !o.database
+			? null
+			: authstore({
+					connectionString: o.database,
+					schema: o.schema,
+					exactSessionLists: owned,
+					poolOptions: { max: 2, statement_timeout: 60000, query_timeout: 120000 },
+				});
 	const s = {
 		scanned: 0,
 		copied: 0,
@@ -145,11 +160,15 @@ export async function importRedis(opts) {
 	try {
 		await redis.connect();
 		if (store) await store.ready();
-		const setSql = store
-			? `SELECT pg_catalog.count(${quoteIdent(o.schema)}.auth_kv_set(t.k, t.v, t.ttl)) AS n
-			     FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]),
-			                    pg_catalog.unnest($3::double precision[])) AS t(k, v, ttl)`
-			: null;
+		const setSql = !store
+			? null
+			: owned
+				? `SELECT pg_catalog.count(${quoteIdent(o.schema)}.auth_kv_set_owned(t.k, t.v, t.o, t.ttl)) AS n
+				     FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]),
+				                    pg_catalog.unnest($3::double precision[]), pg_catalog.unnest($4::text[])) AS t(k, v, ttl, o)`
+				: `SELECT pg_catalog.count(${quoteIdent(o.schema)}.auth_kv_set(t.k, t.v, t.ttl)) AS n
+				     FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]),
+				                    pg_catalog.unnest($3::double precision[])) AS t(k, v, ttl)`;
 		for (const src of sources) {
 			let cursor = "0";
 			do {
@@ -200,6 +219,7 @@ export async function importRedis(opts) {
 					const wk = [];
 					const wv = [];
 					const wt = [];
+					const wo = [];
 					for (let i = 0; i < ks.length; i++) {
 						if (ttls[i] !== null && ttls[i] - elapsed <= 0) {
 							s.expired++;
@@ -208,8 +228,10 @@ export async function importRedis(opts) {
 						wk.push(ks[i]);
 						wv.push(vs[i]);
 						wt.push(ttls[i] === null ? null : (ttls[i] - elapsed) / 1000);
+						const owner = owned ? sessionOwner(ks[i], vs[i]) : null;
+						wo.push(owner === null ? null : o.ownerPrefix + owner);
 					}
-					if (wk.length) await store.pool.query(setSql, [wk, wv, wt]);
+					if (wk.length) await store.pool.query(setSql, owned ? [wk, wv, wt, wo] : [wk, wv, wt]);
 					for (const t of wt) t === null ? s.withoutTtl++ : s.withTtl++;
 					s.copied += wk.length;
 				} else {

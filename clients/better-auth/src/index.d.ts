@@ -44,6 +44,15 @@ export interface AuthstoreOptions {
   logger?: Logger;
   /** At most one log line per kind of failure per this many ms. Default 60000. */
   logIntervalMs?: number;
+  /**
+   * Serve `active-sessions-<userId>` from the extension's owner index (each
+   * session key is stored with its user as owner), so that concurrent
+   * sign-ins cannot lose list entries. Needs the extension 0.2.0 or later.
+   * Default true; false stores the list as an ordinary key, as Redis does.
+   */
+  exactSessionLists?: boolean;
+  /** Prepended to the user id to form a session key's owner. Default "". */
+  ownerPrefix?: string;
 }
 
 /** Better Auth's SecondaryStorage. */
@@ -91,7 +100,8 @@ export type AuthstoreErrorCode =
   | "AUTHSTORE_BAD_ARGUMENT"
   | "AUTHSTORE_BAD_TTL"
   | "AUTHSTORE_BAD_RULE"
-  | "AUTHSTORE_NOT_EXACT";
+  | "AUTHSTORE_NOT_EXACT"
+  | "AUTHSTORE_OLD_VERSION";
 
 export declare class AuthstoreError extends Error {
   constructor(code: AuthstoreErrorCode, message: string, options?: { cause?: unknown });
@@ -100,6 +110,10 @@ export declare class AuthstoreError extends Error {
 
 export declare function authstore(options?: AuthstoreOptions): Authstore;
 export declare function quoteIdent(name: string): string;
+/** The key under which Better Auth keeps a user's list of sessions. */
+export declare const SESSION_LIST_PREFIX: "active-sessions-";
+/** The user id of a Better Auth session value stored under key, else null. */
+export declare function sessionOwner(key: string, value: string): string | null;
 export declare function ttlSeconds(ttl: number | null | undefined, method: string): number | null;
 export declare function rateRule(rule: { window: number; max: number }): { window: number; max: number } | null;
 export default authstore;

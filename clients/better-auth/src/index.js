@@ -40,6 +40,43 @@ const FUNCTIONS = [
 	"auth_kv_incr(text, double precision)",
 	"auth_rl_hit(text, double precision, integer)",
 ];
+// And for exact session lists (extension 0.2.0 and later).
+const OWNER_FUNCTIONS = ["auth_kv_set_owned(text, text, text, double precision)", "auth_kv_owner_keys(text)"];
+
+/** The key under which Better Auth keeps a user's list of sessions. */
+export const SESSION_LIST_PREFIX = "active-sessions-";
+
+// The latest expiry a JS Date holds: the list entry of a key that never expires.
+const NEVER_MS = 8.64e15;
+
+/*
+ * The user a value stored under key belongs to, when it is a Better Auth
+ * session (the JSON {"session": {..., "token": key, "userId": ...}, "user":
+ * ...} the session token's key holds), else null.  Cheap for other values:
+ * only one starting with {"session": is parsed.
+ */
+export function sessionOwner(key, value) {
+	if (!value.startsWith('{"session":')) return null;
+	let parsed;
+	try {
+		parsed = JSON.parse(value);
+	} catch {
+		return null;
+	}
+	const session = parsed?.session;
+	if (!session || session.token !== key || typeof session.userId !== "string" || session.userId === "") return null;
+	return session.userId;
+}
+
+// "0.2.0" >= "0.2.0": dotted numbers compared as such.
+function versionAtLeast(version, wanted) {
+	const a = String(version).split(".").map(Number);
+	const b = wanted.split(".").map(Number);
+	for (let i = 0; i < b.length; i++) {
+		if ((a[i] || 0) !== b[i]) return (a[i] || 0) > b[i];
+	}
+	return true;
+}
 
 /** An error of this package; `code` says which (see index.d.ts). */
 export class AuthstoreError extends Error {
@@ -136,6 +173,11 @@ export function authstore(options = {}) {
 	const logger = options.logger ?? console;
 	const logIntervalMs = options.logIntervalMs ?? 60000;
 	const failOpen = options.failOpen === true;
+	const exactSessionLists = options.exactSessionLists !== false;
+	const ownerPrefix = options.ownerPrefix ?? "";
+	if (typeof ownerPrefix !== "string") {
+		throw new AuthstoreError("AUTHSTORE_BAD_OPTION", "authstore: ownerPrefix must be a string");
+	}
 
 	let pool = options.pool;
 	let ownPool = false;
@@ -190,6 +232,12 @@ export function authstore(options = {}) {
 		take: q("take", `SELECT ${s}.auth_kv_take($1) AS v`),
 		incr: q("incr", `SELECT ${s}.auth_kv_incr($1, $2::double precision)::text AS n`),
 		hit: q("hit", `SELECT allowed, retry_after FROM ${s}.auth_rl_hit($1, $2::double precision, $3::integer)`),
+		setOwned: q("setOwned", `SELECT ${s}.auth_kv_set_owned($1, $2, $3, $4::double precision)`),
+		ownerKeys: q(
+			"ownerKeys",
+			`SELECT key, pg_catalog.date_part('epoch', expires_at) OPERATOR(pg_catalog.*) 1000 AS ms
+			   FROM ${s}.auth_kv_owner_keys($1)`,
+		),
 	};
 
 	let readyPromise = null;
@@ -211,6 +259,13 @@ export function authstore(options = {}) {
 			);
 		}
 		const { schema: extSchema, version, db, usr } = ext.rows[0];
+		if (exactSessionLists && !versionAtLeast(version, "0.2.0")) {
+			throw new AuthstoreError(
+				"AUTHSTORE_OLD_VERSION",
+				`authstore: the authstore extension in database "${db}" is version ${version}; exact session lists need 0.2.0 or later. ` +
+					`A superuser updates it with: ALTER EXTENSION authstore UPDATE; (or pass { exactSessionLists: false }).`,
+			);
+		}
 		if (extSchema !== schema) {
 			throw new AuthstoreError(
 				"AUTHSTORE_WRONG_SCHEMA",
@@ -229,7 +284,7 @@ export function authstore(options = {}) {
 		const priv = await pool.query(
 			`SELECT f, pg_catalog.has_function_privilege(pg_catalog.quote_ident($1) || '.' || f, 'EXECUTE') AS ok
 			   FROM pg_catalog.unnest($2::text[]) AS f`,
-			[schema, FUNCTIONS],
+			[schema, exactSessionLists ? [...FUNCTIONS, ...OWNER_FUNCTIONS] : FUNCTIONS],
 		);
 		const missing = priv.rows.filter((r) => !r.ok).map((r) => r.f.replace(/\(.*/, ""));
 		if (missing.length) {
@@ -257,9 +312,30 @@ export function authstore(options = {}) {
 		return pool.query({ ...sql, values });
 	}
 
+	// The user whose session list key this is, or null for any other key.
+	function listUser(key) {
+		return exactSessionLists && key.startsWith(SESSION_LIST_PREFIX) ? key.slice(SESSION_LIST_PREFIX.length) : null;
+	}
+
+	/*
+	 * active-sessions-<userId>, built from the user's live session keys (the
+	 * extension's owner index) in the form Better Auth writes it: a JSON
+	 * array of { token, expiresAt (ms) } sorted by expiry; null when empty.
+	 */
+	async function sessionList(userId) {
+		if (userId === "") return null;
+		const rows = (await run(SQL.ownerKeys, [ownerPrefix + userId])).rows;
+		if (rows.length === 0) return null;
+		const list = rows.map((r) => ({ token: r.key, expiresAt: r.ms === null ? NEVER_MS : Math.floor(r.ms) }));
+		list.sort((a, b) => a.expiresAt - b.expiresAt);
+		return JSON.stringify(list);
+	}
+
 	const secondaryStorage = {
 		async get(key) {
 			checkKey(key, "get");
+			const user = listUser(key);
+			if (user !== null) return sessionList(user);
 			return (await run(SQL.get, [key])).rows[0].v;
 		},
 		async set(key, value, ttl) {
@@ -267,14 +343,23 @@ export function authstore(options = {}) {
 			if (typeof value !== "string") {
 				throw new AuthstoreError("AUTHSTORE_BAD_ARGUMENT", `authstore: set: value must be a string; got ${describe(value)}`);
 			}
-			await run(SQL.set, [key, value, ttlSeconds(ttl, "set")]);
+			const seconds = ttlSeconds(ttl, "set");
+			// The list is derived from the session keys: Better Auth's
+			// read-modify-write of it cannot lose entries, so it is not stored.
+			if (listUser(key) !== null) return;
+			const owner = exactSessionLists ? sessionOwner(key, value) : null;
+			if (owner !== null) await run(SQL.setOwned, [key, value, ownerPrefix + owner, seconds]);
+			else await run(SQL.set, [key, value, seconds]);
 		},
 		async delete(key) {
 			checkKey(key, "delete");
+			if (listUser(key) !== null) return;
 			await run(SQL.del, [key]);
 		},
 		async getAndDelete(key) {
 			checkKey(key, "getAndDelete");
+			const user = listUser(key);
+			if (user !== null) return sessionList(user);
 			return (await run(SQL.take, [key])).rows[0].v;
 		},
 		async increment(key, ttl) {

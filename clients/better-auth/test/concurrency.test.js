@@ -9,12 +9,10 @@
 // still valid = sign-in sessions that /get-session accepts after
 // /revoke-other-sessions (of 20).
 //
-// The package cannot be exact yet: that needs the extension's owner index
-// (a later session).  Until then the package's test is a `todo` (its figures
-// are printed, a failure does not fail the suite); AUTHSTORE_EXACT_SESSIONS=1
-// makes it a hard assertion (21 listed, 0 still valid, every run).  The
-// plain adapter (the README's former paste-in) is the control: it must show
-// a loss in at least one run, so the scenario can detect one.
+// The package serves the list from the extension's owner index (exact by
+// construction): 21 listed and 0 still valid in every run.  The plain adapter
+// (the README's former paste-in) is the control: it must show a loss in at
+// least one run, so the scenario can detect one.
 // AUTHSTORE_CONCURRENCY_RUNS sets the runs per variant (default 5);
 // AUTHSTORE_CONCURRENCY_HASH=scrypt uses Better Auth's default password hash
 // instead of a cheap one (fewer overlapping writes, so fewer losses).
@@ -27,7 +25,6 @@ import { getCluster, makeDatabase, connectionString, startAuthServer, call } fro
 
 const RUNS = Number(process.env.AUTHSTORE_CONCURRENCY_RUNS || 5);
 const SIGNINS = 20;
-const hard = process.env.AUTHSTORE_EXACT_SESSIONS === "1";
 const cheapHash = process.env.AUTHSTORE_CONCURRENCY_HASH !== "scrypt";
 
 let cluster;
@@ -116,18 +113,12 @@ test("plain adapter (control): concurrent sign-ins lose list entries, lost sessi
 	}
 });
 
-test(
-	"package: 21 of 21 listed and 0 still valid after revoke-other-sessions, every run" +
-		(hard ? "" : " [TODO: needs the extension's owner index; AUTHSTORE_EXACT_SESSIONS=1 makes it hard]"),
-	{ todo: !hard },
-	async (t) => {
-		const a = authstore({ connectionString: connectionString(conn) });
-		try {
-			const runs = await measure(t, a.secondaryStorage, "package");
-			for (const r of runs) assert.equal(r.listed + r.stillValid, SIGNINS + 1);
-			for (const r of runs) assert.deepEqual(r, { listed: SIGNINS + 1, stillValid: 0 });
-		} finally {
-			await a.close();
-		}
-	},
-);
+test("package: 21 of 21 listed and 0 still valid after revoke-other-sessions, every run", async (t) => {
+	const a = authstore({ connectionString: connectionString(conn) });
+	try {
+		const runs = await measure(t, a.secondaryStorage, "package");
+		for (const r of runs) assert.deepEqual(r, { listed: SIGNINS + 1, stillValid: 0 });
+	} finally {
+		await a.close();
+	}
+});

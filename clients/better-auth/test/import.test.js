@@ -139,10 +139,12 @@ test("Better Auth on Redis -> import -> the same cookies work on authstore, TTLs
 test("keys that expire between SCAN and read are skipped and counted", async () => {
 	await redis.flushall();
 	const conn = await makeDatabase(cluster);
-	await redis.set("better-auth:short1", "x", "PX", 300);
-	await redis.set("better-auth:short2", "x", "PX", 300);
+	// 2 s: the command must start and SCAN before they expire, even on a
+	// busy machine (300 ms was not enough while other tests ran)
+	await redis.set("better-auth:short1", "x", "PX", 2000);
+	await redis.set("better-auth:short2", "x", "PX", 2000);
 	await redis.set("better-auth:long", "y", "EX", 100);
-	const sum = importJson(["--database", connectionString(conn), "--pause-after-scan-ms", "600"]);
+	const sum = importJson(["--database", connectionString(conn), "--pause-after-scan-ms", "3000"]);
 	assert.equal(sum.scanned, 3);
 	assert.equal(sum.expired, 2);
 	assert.equal(sum.copied, 1);
