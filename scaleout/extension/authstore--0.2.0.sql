@@ -27,12 +27,13 @@ REVOKE ALL ON SCHEMA authstore FROM PUBLIC;
 COMMENT ON SCHEMA authstore IS 'authstore proxy internals; use the auth_* functions';
 
 -- The routing hash of a key or subject.  PL/Proxy maps it to a partition by
--- masking with N - 1; partition_number() does the same for tokens.
+-- masking with N - 1; partition_number() does the same for tokens.  A NULL
+-- key goes to partition 0, whose node rejects it with its own error.
 CREATE FUNCTION authstore.partition_hash(k text)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.hashtext(k COLLATE "C");
+RETURN COALESCE(pg_catalog.hashtext(k COLLATE "C"), 0);
 
 -- N, the number of partitions: the options p0, p1, ... of server
 -- "authstore".  Read on every call so that a changed server is seen at once.
@@ -179,7 +180,8 @@ AS $$
 $$;
 
 -- Each node returns its first count keys after start_after; the first count
--- of their union are the page one node holding everything would return.
+-- of their union are the page one node holding everything would return.  A
+-- negative count is left to the nodes, which reject it with their error.
 CREATE FUNCTION auth_kv_keys(prefix text, start_after text, count integer)
 RETURNS SETOF text
 LANGUAGE sql VOLATILE
@@ -188,7 +190,7 @@ ROWS 100
 AS $$
 	SELECT k FROM authstore.kv_keys_page_all(prefix, start_after, count) AS k
 	 ORDER BY k COLLATE "C"
-	 LIMIT count
+	 LIMIT CASE WHEN count OPERATOR(pg_catalog.<) 0 THEN NULL ELSE count END
 $$;
 
 CREATE FUNCTION auth_kv_clear(prefix text)
