@@ -7,8 +7,9 @@
  *
  * The cluster is the foreign server "authstore" (FOREIGN DATA WRAPPER
  * plproxy), with options p0 .. p(N-1), N a power of two, each the connection
- * string of the node holding that partition; scaleout/README and demo.sh show
- * it.  The real extension must be in schema public on every node.
+ * string of the node holding that partition; README.md ("Scale-out with
+ * PL/Proxy") and scaleout/demo.sh show it.  The real extension must be in
+ * schema public on every node.
  *
  * Routing: keys (key-value and rate limit) by hashtext(key), tokens by
  * hashtext(subject); PL/Proxy takes the hash modulo N by masking.  A token
@@ -60,7 +61,7 @@ BEGIN
 	IF n OPERATOR(pg_catalog.<) 1 THEN
 		RAISE EXCEPTION 'authstore proxy: server "authstore" has no partitions'
 			USING ERRCODE = '42704',
-				  HINT = 'CREATE SERVER authstore FOREIGN DATA WRAPPER plproxy OPTIONS (p0 ''...'', ...); see scaleout/README.';
+				  HINT = 'CREATE SERVER authstore FOREIGN DATA WRAPPER plproxy OPTIONS (p0 ''...'', ...); see "Scale-out with PL/Proxy" in README.md.';
 	END IF;
 	RETURN authstore.partition_hash(k) OPERATOR(pg_catalog.&) (n OPERATOR(pg_catalog.-) 1);
 END
