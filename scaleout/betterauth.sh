@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scaleout/betterauth.sh — part of test.sh (sourced): the Better Auth
 # package's flow tests, unchanged, against the proxy.  Their helpers make a
 # database per test file on the given cluster and CREATE EXTENSION authstore

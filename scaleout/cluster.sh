@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scaleout/cluster.sh — shell functions (sourced by demo.sh, test.sh and
 # bench/scaleout.sh) that run authstore nodes and a PL/Proxy proxy as local
 # PostgreSQL clusters under one directory.  Not a program by itself.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scaleout/concurrency.sh — part of test.sh (sourced): the load test's
 # invariants through the proxy.  8 pgbench clients on 40 keys of each kind;
 # every success is counted in a second key (its own proxy call), and the

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scaleout/failure.sh — part of test.sh (sourced): node 1 stopped, then
 # crashed in durable mode.  Keys are picked by partition (even partitions on
 # node 0, odd on node 1); their names contain a marker that no error may show.

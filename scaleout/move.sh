@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scaleout/move.sh — part of test.sh (sourced): partition 3 moves from node 1
 # to node 0 with its key-value, rate-limit and token rows.
 in3=$(proxy -c "SELECT string_agg(k, ' ') FROM (SELECT 'mv:' || i AS k FROM generate_series(1, 400) i) s

@@ -42,14 +42,17 @@ finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 if [ -z "${AUTHSTORE_SKIP_APT:-}" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	pkgs="postgresql-15 postgresql-15-plproxy postgresql-server-dev-15 postgresql-contrib-15 build-essential libsodium-dev"
+	pkgs="postgresql-15 postgresql-15-plproxy postgresql-server-dev-15 postgresql-client-15 build-essential libsodium-dev"
 	command -v node >/dev/null && command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
 	# shellcheck disable=SC2086
 	apt-get install -y -qq $pkgs >/dev/null
 fi
 if [ -n "${AUTHSTORE_BUILD:-}" ]; then
-	make -s -C "$repo" >/dev/null && make -s -C "$repo" install >/dev/null ||
-		{ notok "authstore builds and installs"; finish; exit 1; }
+	if ! { make -s -C "$repo" >/dev/null && make -s -C "$repo" install >/dev/null; }; then
+		notok "authstore builds and installs"
+		finish
+		exit 1
+	fi
 fi
 [ -f /usr/lib/postgresql/15/lib/plproxy.so ] ||
 	{ notok "postgresql-15-plproxy is installed (apt-get install postgresql-15-plproxy)"; finish; exit 1; }
@@ -95,15 +98,19 @@ check "keys() through the proxy lists 8000 dist: keys" test "$(proxy -c "SELECT 
 proxy -c "SELECT auth_kv_clear('dist:')" >/dev/null
 
 # 3. concurrency invariants through the proxy
+# shellcheck source=scaleout/concurrency.sh
 . "$here/concurrency.sh"
 
 # 4. a node stopped, then crashed in durable mode and restarted
+# shellcheck source=scaleout/failure.sh
 . "$here/failure.sh"
 
 # 5. moving partition 3 (node 1) to node 0
+# shellcheck source=scaleout/move.sh
 . "$here/move.sh"
 
 # 6. the Better Auth package's flow tests against the proxy
+# shellcheck source=scaleout/betterauth.sh
 . "$here/betterauth.sh"
 
 finish
