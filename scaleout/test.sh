@@ -5,7 +5,8 @@
 #   1. the API through the proxy equals one node: scaleout/sql/api.sql run on
 #      a node directly and through the proxy, outputs compared;
 #   2. routing: 8000 keys through the proxy, each on the node of its
-#      partition, per-partition counts printed;
+#      partition, per-partition counts printed; a token with a tampered
+#      prefix rejected;
 #   3. concurrency through the proxy (pgbench, 8 clients): take exactly once,
 #      set-if-not-exists one winner, rate limit never over max;
 #   4. node 1 stopped: its partitions fail fast with an error naming no key,
@@ -96,6 +97,12 @@ check "all 8 partitions hold keys, each within 20% of 1000" \
 	test "$( (dist 0; dist 1) | awk -F'|' '$2 >= 800 && $2 <= 1200' | wc -l)" -eq 8
 check "keys() through the proxy lists 8000 dist: keys" test "$(proxy -c "SELECT count(*) FROM auth_kv_keys('dist:')")" -eq 8000
 proxy -c "SELECT auth_kv_clear('dist:')" >/dev/null
+
+# a token whose prefix is changed to a partition of the other node is not found
+tok=$(proxy -c "SELECT auth_token_issue('user:tamper', 'reset', 600)")
+alt=$(((${tok%%.*} + 1) % 8)).${tok#*.}
+check "a token with a tampered prefix is rejected, the real one verifies" test "$(proxy -c "
+	SELECT (auth_token_verify('$alt', 'reset') IS NULL)::text || '/' || auth_token_verify('$tok', 'reset')")" = "true/user:tamper"
 
 # 3. concurrency invariants through the proxy
 # shellcheck source=scaleout/concurrency.sh
