@@ -37,7 +37,18 @@ check() { # check NAME COMMAND...: ok when the command succeeds
 	shift
 	if "$@"; then ok "$name"; else notok "$name"; fi
 }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+finished=0
+finish() {
+	finished=1
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
+# a step that fails outside a check (set -e) still ends with the count line
+aborted() {
+	[ "$finished" = 1 ] && return
+	notok "the test stopped early (see the error above)"
+	finish || true
+}
 
 [ "$(id -u)" -eq 0 ] || { echo "scaleout/test.sh: run as root" >&2; exit 2; }
 if [ -z "${AUTHSTORE_SKIP_APT:-}" ]; then
@@ -59,7 +70,7 @@ fi
 	{ notok "postgresql-15-plproxy is installed (apt-get install postgresql-15-plproxy)"; finish; exit 1; }
 # shellcheck source=scaleout/cluster.sh
 . "$here/cluster.sh"
-trap 'so_stop_all; rm -rf "$SO_DIR"' EXIT
+trap 'aborted; so_stop_all; rm -rf "$SO_DIR"' EXIT
 
 so_init
 so_node_create 0
