@@ -16,8 +16,9 @@
 # from 15 (bookworm's packages, next to the chroot's own) with pg_upgrade.
 #
 # Then, once on the host's 15: the Better Auth package's tests
-# (clients/better-auth/test.sh), the Rust crate's (clients/rust/test.sh) and
-# the exporter's query file (test/exporter.sh).
+# (clients/better-auth/test.sh), the Rust crate's (clients/rust/test.sh),
+# the exporter's query file (test/exporter.sh) and the scale-out layer's
+# (scaleout/test.sh: 2 nodes and a PL/Proxy proxy).
 #
 # Prints one summary line per suite and ends with one line
 # "N passed, M failed", the sum over all of them; exits non-zero if anything
@@ -197,6 +198,8 @@ run_suite "Rust crate (PostgreSQL 15 host)" "$tree/clients/rust/test.sh"
 # After the Better Auth suite, which installed authstore for the host's 15.
 run_suite "prometheus-postgres-exporter (PostgreSQL 15 host)" \
 	env AUTHSTORE_TEST_PORT="$port" "$tree/test/exporter.sh"
+run_suite "Scale-out with PL/Proxy (PostgreSQL 15 host)" \
+	env AUTHSTORE_BUILD=1 "$tree/scaleout/test.sh"
 
 echo
 echo "==> summary (tree $tree)"
