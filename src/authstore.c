@@ -3,7 +3,8 @@
  * authstore.c
  *	  Module load (_PG_init), configuration parameters, the clock every
  *	  expiry decision uses, argument checks shared by all SQL functions, and
- *	  the per-backend cache of prepared statements.
+ *	  the per-backend cache of prepared statements and the helpers that run
+ *	  them.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +19,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -25,6 +27,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
 
 #include "authstore.h"
 
@@ -524,4 +527,65 @@ authstore_execute_text(AuthstorePlan *p, Datum *values, bool *isnull)
 	}
 	SPI_finish();
 	return result;
+}
+
+/*
+ * Return the rows of a cached statement as the result of the calling
+ * set-returning function (materialize mode), with columns named and typed as
+ * given.  The statement's columns must match.  Rows are fetched through a
+ * cursor in batches, so that a million keys are not held twice in memory.
+ */
+void
+authstore_return_rows(FunctionCallInfo fcinfo, int ncols, const char *const *names,
+					  const Oid *types, AuthstorePlan *p, Datum *values,
+					  const char *nulls)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcxt;
+	Portal		portal;
+	Datum		row[AUTHSTORE_MAX_RESULT_COLS];
+	bool		rownulls[AUTHSTORE_MAX_RESULT_COLS];
+	int			c;
+
+	Assert(ncols <= AUTHSTORE_MAX_RESULT_COLS);
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTemplateTupleDesc(ncols);
+	for (c = 0; c < ncols; c++)
+		TupleDescInitEntry(tupdesc, (AttrNumber) (c + 1), names[c], types[c], -1, 0);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+	MemoryContextSwitchTo(oldcxt);
+
+	SPI_connect();
+	portal = SPI_cursor_open(NULL, authstore_prepare(p), values, nulls, false);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			for (c = 0; c < ncols; c++)
+				row[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									   c + 1, &rownulls[c]);
+			/* tuplestore copies into its own (per-query) context */
+			tuplestore_putvalues(tupstore, tupdesc, row, rownulls);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
 }

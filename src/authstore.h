@@ -74,6 +74,11 @@ extern Datum authstore_value_arg(FunctionCallInfo fcinfo, int argno);
 extern int64 authstore_seconds_to_usecs(double seconds, const char *argname,
 										bool allow_zero);
 extern Datum authstore_execute_text(AuthstorePlan *p, Datum *values, bool *isnull);
+#define AUTHSTORE_MAX_RESULT_COLS 2
+extern void authstore_return_rows(FunctionCallInfo fcinfo, int ncols,
+								  const char *const *names, const Oid *types,
+								  AuthstorePlan *p, Datum *values,
+								  const char *nulls);
 
 /*
  * The tables' column numbers, as the install script creates them (direct.c

@@ -20,11 +20,9 @@
 
 #include "access/detoast.h"
 #include "catalog/pg_type.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
-#include "utils/tuplestore.h"
 
 #include "authstore.h"
 
@@ -964,17 +962,14 @@ text_cmp_bytes(text *a, text *b)
 Datum
 auth_kv_keys(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	static const char *const cols[1] = {"key"};
+	static const Oid coltypes[1] = {TEXTOID};
 	text	   *prefix;
 	text	   *lower;
 	text	   *upper;
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	int			n = 0;
-	TupleDesc	tupdesc;
-	Tuplestorestate *tupstore;
-	MemoryContext oldcxt;
-	Portal		portal;
 
 	authstore_check_primary();
 	prefix = DatumGetTextPP(authstore_key_arg(fcinfo, 0, "prefix", true));
@@ -993,21 +988,6 @@ auth_kv_keys(PG_FUNCTION_ARGS)
 				 errmsg("count must not be negative")));
 	upper = prefix_upper_bound(prefix);
 
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
-
-	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = CreateTemplateTupleDesc(1);
-	TupleDescInitEntry(tupdesc, (AttrNumber) 1, "key", TEXTOID, -1, 0);
-	tupstore = tuplestore_begin_heap(true, false, work_mem);
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tupstore;
-	rsinfo->setDesc = tupdesc;
-	MemoryContextSwitchTo(oldcxt);
-
 	args[n++] = PointerGetDatum(lower);
 	if (upper != NULL)
 		args[n++] = PointerGetDatum(upper);
@@ -1020,36 +1000,9 @@ auth_kv_keys(PG_FUNCTION_ARGS)
 		nulls[n] = 'n';			/* LIMIT NULL: no limit */
 	}
 
-	SPI_connect();
-	portal = SPI_cursor_open(NULL,
-							 authstore_prepare(upper != NULL ? &keys_range_plan :
-											   &keys_from_plan),
-							 args, nulls, false);
-	for (;;)
-	{
-		uint64		i;
-
-		/* in batches: a million keys are not all held twice in memory */
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-		for (i = 0; i < SPI_processed; i++)
-		{
-			bool		isnull;
-			Datum		values[1];
-			bool		vnulls[1] = {false};
-
-			values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  1, &isnull);
-			/* tuplestore copies into its own (per-query) context */
-			tuplestore_putvalues(tupstore, tupdesc, values, vnulls);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_finish();
-
+	authstore_return_rows(fcinfo, 1, cols, coltypes,
+						  upper != NULL ? &keys_range_plan : &keys_from_plan,
+						  args, nulls);
 	return (Datum) 0;
 }
 

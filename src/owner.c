@@ -30,10 +30,8 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/tuplestore.h"
 
 #include "authstore.h"
 
@@ -198,63 +196,17 @@ auth_kv_set_owned(PG_FUNCTION_ARGS)
 Datum
 auth_kv_owner_keys(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	static const char *const cols[2] = {"key", "expires_at"};
+	static const Oid coltypes[2] = {TEXTOID, TIMESTAMPTZOID};
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	TupleDesc	tupdesc;
-	Tuplestorestate *tupstore;
-	MemoryContext oldcxt;
-	Portal		portal;
 
 	authstore_check_primary();
 	args[0] = owner_arg(fcinfo, 0);
 	args[1] = TimestampTzGetDatum(authstore_now());
 	prefixes_param(&args[2], &nulls[2]);
 
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
-
-	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = CreateTemplateTupleDesc(2);
-	TupleDescInitEntry(tupdesc, (AttrNumber) 1, "key", TEXTOID, -1, 0);
-	TupleDescInitEntry(tupdesc, (AttrNumber) 2, "expires_at", TIMESTAMPTZOID, -1, 0);
-	tupstore = tuplestore_begin_heap(true, false, work_mem);
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tupstore;
-	rsinfo->setDesc = tupdesc;
-	MemoryContextSwitchTo(oldcxt);
-
-	SPI_connect();
-	portal = SPI_cursor_open(NULL, authstore_prepare(&owner_keys_plan),
-							 args, nulls, false);
-	for (;;)
-	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-		for (i = 0; i < SPI_processed; i++)
-		{
-			Datum		values[2];
-			bool		vnulls[2];
-
-			values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  1, &vnulls[0]);
-			values[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  2, &vnulls[1]);
-			/* tuplestore copies into its own (per-query) context */
-			tuplestore_putvalues(tupstore, tupdesc, values, vnulls);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_finish();
-
+	authstore_return_rows(fcinfo, 2, cols, coltypes, &owner_keys_plan, args, nulls);
 	return (Datum) 0;
 }
 
