@@ -201,12 +201,35 @@ authstore_kv_row_bytes(Datum key, Datum value)
 	return AUTHSTORE_KV_ROW_BYTES(VARSIZE_ANY_EXHDR(DatumGetPointer(key)), stored);
 }
 
+/* Whether the value of the row in d->slot is expected, byte for byte. */
+static bool
+value_matches_direct(AuthstoreDirect *d, text *expected)
+{
+	bool		isnull;
+	Datum		value = slot_getattr(d->slot, KV_VALUE, &isnull);
+	text	   *current;
+	bool		result;
+
+	if (isnull)
+		return false;
+	/* a compressed or out-of-line value is detoasted for the comparison */
+	current = DatumGetTextPP(value);
+	result = VARSIZE_ANY_EXHDR(current) == VARSIZE_ANY_EXHDR(expected) &&
+		memcmp(VARDATA_ANY(current), VARDATA_ANY(expected),
+			   VARSIZE_ANY_EXHDR(expected)) == 0;
+	if ((Pointer) current != DatumGetPointer(value))
+		pfree(current);
+	return result;
+}
+
 /*
  * Delete key if live, as delete_live_plan does; with value != NULL also
- * return the value deleted.
+ * return the value deleted; with expected != NULL only if the row holds
+ * exactly that.  The row is deleted without being locked first: if it was
+ * changed meanwhile, the statement re-checks the new version.
  */
 static DirectOutcome
-delete_live_direct(Datum key, TimestampTz now, Datum *value)
+delete_live_direct(Datum key, TimestampTz now, Datum *value, text *expected)
 {
 	AuthstoreDirect d;
 	DirectOutcome outcome = DIRECT_NO;
@@ -214,7 +237,8 @@ delete_live_direct(Datum key, TimestampTz now, Datum *value)
 	if (!authstore_direct_begin(&d, AUTHSTORE_KV, true))
 		return DIRECT_UNDECIDED;
 	if (authstore_direct_fetch(&d, key) &&
-		authstore_direct_live(&d, KV_EXPIRES_AT, now))
+		authstore_direct_live(&d, KV_EXPIRES_AT, now) &&
+		(expected == NULL || value_matches_direct(&d, expected)))
 	{
 		if (value != NULL)
 			*value = authstore_direct_copy(&d, KV_VALUE);
@@ -284,27 +308,6 @@ write_row_direct(AuthstoreDirect *d, DirectOutcome found, Datum key,
 	return authstore_direct_insert(d, values, nulls, true);
 }
 
-/* Whether the value of the row in d->slot is expected, byte for byte. */
-static bool
-value_matches_direct(AuthstoreDirect *d, text *expected)
-{
-	bool		isnull;
-	Datum		value = slot_getattr(d->slot, KV_VALUE, &isnull);
-	text	   *current;
-	bool		result;
-
-	if (isnull)
-		return false;
-	/* a compressed or out-of-line value is detoasted for the comparison */
-	current = DatumGetTextPP(value);
-	result = VARSIZE_ANY_EXHDR(current) == VARSIZE_ANY_EXHDR(expected) &&
-		memcmp(VARDATA_ANY(current), VARDATA_ANY(expected),
-			   VARSIZE_ANY_EXHDR(expected)) == 0;
-	if ((Pointer) current != DatumGetPointer(value))
-		pfree(current);
-	return result;
-}
-
 Datum
 auth_kv_set(PG_FUNCTION_ARGS)
 {
@@ -325,7 +328,7 @@ auth_kv_set(PG_FUNCTION_ARGS)
 
 	if (has_ttl && expires_at <= now)
 	{
-		if (delete_live_direct(key, now, NULL) != DIRECT_UNDECIDED)
+		if (delete_live_direct(key, now, NULL, NULL) != DIRECT_UNDECIDED)
 			PG_RETURN_VOID();
 	}
 	else
@@ -411,7 +414,7 @@ auth_kv_take(PG_FUNCTION_ARGS)
 	args[1] = TimestampTzGetDatum(authstore_now());
 
 	/* The DELETE's row lock makes exactly one concurrent caller see the row. */
-	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), &result))
+	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), &result, NULL))
 	{
 		case DIRECT_YES:
 			authstore_count(KV_TAKE_HIT);
@@ -493,7 +496,7 @@ auth_kv_delete(PG_FUNCTION_ARGS)
 	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
 	args[1] = TimestampTzGetDatum(authstore_now());
 
-	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), NULL))
+	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), NULL, NULL))
 	{
 		case DIRECT_YES:
 			authstore_count(KV_DELETE_HIT);
@@ -666,7 +669,7 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 
 	if (has_ttl && expires_at <= now)
 	{
-		switch (delete_live_direct(key, now, NULL))
+		switch (delete_live_direct(key, now, NULL, NULL))
 		{
 			case DIRECT_YES:
 				PG_RETURN_BOOL(true);
@@ -716,42 +719,21 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(changed);
 }
 
-/*
- * Delete key if it is live and holds exactly expected.  Like
- * delete_live_direct(), the row is deleted without being locked first:
- * if it was changed meanwhile, the statement re-checks the new version.
- */
+/* Delete key if it is live and holds exactly expected. */
 static bool
 delete_if_value(Datum key, text *expected, TimestampTz now)
 {
 	Datum		args[3] = {key, PointerGetDatum(expected), TimestampTzGetDatum(now)};
-	AuthstoreDirect d;
 	bool		deleted;
 
-	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
+	switch (delete_live_direct(key, now, NULL, expected))
 	{
-		DirectOutcome outcome = DIRECT_NO;
-
-		if (authstore_direct_fetch(&d, key) &&
-			authstore_direct_live(&d, KV_EXPIRES_AT, now) &&
-			value_matches_direct(&d, expected))
-		{
-			switch (authstore_direct_delete(&d))
-			{
-				case TM_Ok:
-					outcome = DIRECT_YES;
-					break;
-				case TM_Deleted:
-					/* a concurrent delete won: for us the key is absent */
-					break;
-				default:
-					outcome = DIRECT_UNDECIDED;
-					break;
-			}
-		}
-		authstore_direct_end(&d);
-		if (outcome != DIRECT_UNDECIDED)
-			return outcome == DIRECT_YES;
+		case DIRECT_YES:
+			return true;
+		case DIRECT_NO:
+			return false;
+		case DIRECT_UNDECIDED:
+			break;
 	}
 
 	SPI_connect();
