@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# bench/security.sh — issue 13's two measurements, in one run:
+#
+#   bench/security.sh [--small] [--rounds N] [--secs S] [--sizes "N ..."]
+#                     [--calls N] [--reps N] [--no-install] [--keep]
+#
+#   1. What confinement costs at 16 clients.  Two LOGIN roles, both members
+#      of authstore_user: bench_unconfined, and bench_confined with a row in
+#      authstore.confinement (key_prefixes '{session:,rl:}').  pgbench
+#      (-M prepared -c 16 -j 2 -T S) connects AS each role and runs
+#      auth_kv_get of a live key and auth_kv_set with a TTL (3600 s) over
+#      100,000 preloaded 'session:<n>' keys.  N rounds; in each, get then set,
+#      each on both roles, the order alternating (U,C / C,U / ...).  Prints
+#      every run's tps and, per operation, the median of the per-round ratios
+#      confined/unconfined (and the ratio of the median tps).
+#   2. Whether auth_kv_keys' per-call cost stays flat as the store grows.  In
+#      a second database, 'session:<n>' keys are added (INSERT as superuser,
+#      VACUUM ANALYZE) up to each size (default 10k, 100k, 1M), next to 50
+#      'active-sessions-<u>' keys; at each size ONE backend times ('one')
+#      auth_kv_keys('active-sessions-42') (one match), ('page') a page
+#      auth_kv_keys('session:', 'session:<random>', 100) and ('hot') the same
+#      page each call, N calls per timing after 20 untimed ones, under
+#      plan_cache_mode auto (the default) and force_generic_plan alternating,
+#      R timings each; with the work per call (rows, index fetches, buffers)
+#      and the plan auto picks.  Prints median ms per call, the ratio of the
+#      largest size to the smallest.
+#
+# As root.  It builds and installs authstore from this tree into $PG_CONFIG's
+# PostgreSQL (default Debian's 15; --no-install uses what is installed),
+# starts a throwaway server as the postgres OS user (Unix socket in its work
+# directory /tmp/authstore-security.*, no TCP; port $AUTHSTORE_BENCH_PG_PORT,
+# default 54870), stops it and deletes the work directory on exit.  Reports
+# go to stdout and bench/results/security-<UTC timestamp>.md.
+# shellcheck disable=SC2034  # KEEP, PGDATA, REDIS_PID: for bench_teardown
+set -euo pipefail
+export TZ=UTC LC_ALL=C
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$BENCH")
+# shellcheck source=bench/common.sh
+. "$BENCH/common.sh"
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PORT=${AUTHSTORE_BENCH_PG_PORT:-54870}
+ROUNDS=5
+SECS=10
+SIZES="10000 100000 1000000"
+CALLS=2000
+REPS=5
+INSTALL=1
+KEEP=0
+CLIENTS=16
+usage() { sed -n '4,5p' "$0" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--small) ROUNDS=2; SECS=3; SIZES="10000 100000"; CALLS=500; REPS=3; shift ;;
+		--rounds) ROUNDS=$2; shift 2 ;;
+		--secs) SECS=$2; shift 2 ;;
+		--sizes) SIZES=$2; shift 2 ;;
+		--calls) CALLS=$2; shift 2 ;;
+		--reps) REPS=$2; shift 2 ;;
+		--no-install) INSTALL=0; shift ;;
+		--keep) KEEP=1; shift ;;
+		*) usage ;;
+	esac
+done
+
+say() { echo "security.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root (the server runs as the postgres OS user)"
+PGBIN=$("$PG_CONFIG" --bindir)
+
+# The names common.sh's bench_teardown uses (and KEEP).
+WORK=$(mktemp -d /tmp/authstore-security.XXXXXX)
+PGDATA=$WORK/data
+REDIS_PID=
+trap bench_teardown EXIT
+declare -A TPS CONF_MED KMS KW KSIZE KPLAN
+chown postgres:postgres "$WORK" && chmod 755 "$WORK"
+
+if [ "$INSTALL" = 1 ]; then
+	say "building and installing authstore into $("$PG_CONFIG" --pkglibdir)"
+	{ make -C "$REPO" PG_CONFIG="$PG_CONFIG" -j2 && make -C "$REPO" PG_CONFIG="$PG_CONFIG" install; } \
+		>"$WORK/build.log" 2>&1 || { tail -n 20 "$WORK/build.log" >&2; die "build failed"; }
+fi
+[ -f "$("$PG_CONFIG" --pkglibdir)/authstore.so" ] || die "authstore is not installed in $PG_CONFIG's PostgreSQL"
+
+# psql_as DB ROLE [ARGS]: psql over the socket, unaligned, stop on error.
+psql_as() { local db=$1 role=$2; shift 2; as_postgres "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U "$role" -d "$db" "$@"; }
+med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+say "starting PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on socket $WORK, port $PORT"
+as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+	>"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+cat >>"$PGDATA/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$WORK'
+shared_preload_libraries = 'authstore'
+authstore.database = 'bench'
+shared_buffers = 1GB
+max_connections = 50
+wal_writer_flush_after = 0
+CONF
+as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgresql.log" -w -t 60 start >/dev/null ||
+	{ tail -n 20 "$WORK/postgresql.log" >&2; die "could not start PostgreSQL"; }
+
+TS=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$BENCH/results"
+OUT="$BENCH/results/security-$TS.md"
+report() { tee -a "$OUT"; }
+
+# ---- 1. confinement at 16 clients ------------------------------------------
+say "part 1: roles, 100,000 sessions"
+psql_as postgres postgres -c "CREATE DATABASE bench"
+psql_as bench postgres <<SQL
+CREATE EXTENSION authstore;
+CREATE ROLE bench_unconfined LOGIN; CREATE ROLE bench_confined LOGIN;
+GRANT authstore_user TO bench_unconfined, bench_confined;
+INSERT INTO authstore.confinement (role, key_prefixes, subject_prefixes, purposes)
+	VALUES ('bench_confined', '{session:,rl:}', '{user:}', NULL);
+INSERT INTO authstore.kv (key, value, expires_at)
+	SELECT 'session:' || i, $BENCH_VALUE_SQL, now() + interval '1 day'
+	  FROM generate_series(1, 100000) i;
+VACUUM ANALYZE authstore.kv;
+SQL
+# The confinement must be in force: a key outside its prefixes is refused.
+psql_as bench bench_confined -c "SELECT auth_kv_get('session:1') IS NOT NULL" | grep -qx t ||
+	die "bench_confined cannot read session:1"
+! psql_as bench bench_confined -c "SELECT auth_kv_get('other:1')" >/dev/null 2>&1 ||
+	die "bench_confined was not refused a key outside its prefixes"
+psql_as bench bench_unconfined -c "SELECT auth_kv_get('other:1') IS NULL" | grep -qx t ||
+	die "bench_unconfined was refused"
+
+cat >"$WORK/get.sql" <<'SQL'
+\set k random(1, 100000)
+SELECT auth_kv_get('session:' || :k);
+SQL
+cat >"$WORK/set.sql" <<'SQL'
+\set k random(1, 100000)
+SELECT auth_kv_set('session:' || :k, :val, 3600);
+SQL
+chown postgres "$WORK"/*.sql
+
+# pgb ROLE OP SECS: tps of one pgbench run (fails if pgbench does).
+pgb() {
+	local log=$WORK/pgbench-$1-$2.log
+	as_postgres "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j 2 -T "$3" -U "$1" \
+		-D "val=$BENCH_VAL" -h "$WORK" -p "$PORT" -f "$WORK/$2.sql" bench >"$log" 2>&1 ||
+		{ tail -n 5 "$log" >&2; die "pgbench failed as $1 ($2)"; }
+	awk '/^tps = .*without initial/ { printf "%.0f\n", $3 }' "$log"
+}
+
+printf '# bench/security.sh, %s\n\nPostgreSQL %s, %s cores, authstore %s, load before: %s\n\n' "$TS" \
+	"$("$PGBIN/postgres" --version | awk '{print $3}')" "$(nproc)" "$(git -C "$REPO" rev-parse --short HEAD)" "$(cut -d' ' -f1-3 /proc/loadavg)" | report
+printf '## 1. confined vs unconfined role, %s clients, %s s runs, %s rounds\n\n%s\n%s\n' "$CLIENTS" "$SECS" "$ROUNDS" \
+	"| round | op | order | unconfined tps | confined tps | confined/unconfined | load1 |" "| --- | --- | --- | --- | --- | --- | --- |" | report
+# Warm-up, not counted: 2 s of each operation as each role.
+for op in get set; do for role in bench_unconfined bench_confined; do pgb "$role" "$op" 2 >/dev/null; done; done
+for r in $(seq 1 "$ROUNDS"); do
+	for op in get set; do
+		if [ $((r % 2)) -eq 1 ]; then order="unconfined confined"; else order="confined unconfined"; fi
+		for who in $order; do
+			TPS[$op,$who,$r]=$(pgb "bench_$who" "$op" "$SECS")
+		done
+		u=${TPS[$op,unconfined,$r]} c=${TPS[$op,confined,$r]}
+		echo "| $r | $op | ${order/ /,} | $u | $c | $(ratio "$c" "$u") | $(cut -d' ' -f1 /proc/loadavg) |" | report
+	done
+done
+for op in get set; do
+	us=() cs=() rs=()
+	for r in $(seq 1 "$ROUNDS"); do
+		us+=("${TPS[$op,unconfined,$r]}"); cs+=("${TPS[$op,confined,$r]}")
+		rs+=("$(ratio "${TPS[$op,confined,$r]}" "${TPS[$op,unconfined,$r]}")")
+	done
+	mu=$(med "${us[@]}") mc=$(med "${cs[@]}")
+	CONF_MED[$op]="$(printf '%.3f' "$(med "${rs[@]}")")|$mu|$mc|$(ratio "$mc" "$mu")|$(printf '%s\n' "${rs[@]}" | sort -g | sed -n '1p;$p' | paste -sd-)"
+done
+echo | report
+
+# ---- 2. auth_kv_keys per call, 10k to 1M keys -------------------------------
+say "part 2: auth_kv_keys per call at sizes $SIZES"
+psql_as postgres postgres -c "CREATE DATABASE keys"
+psql_as keys postgres <<'SQL'
+CREATE EXTENSION authstore;
+INSERT INTO authstore.kv (key, value, expires_at)
+	SELECT 'active-sessions-' || u, format('[{"token":"t%s","expiresAt":4102444800000}]', u),
+	       now() + interval '1 day'
+	  FROM generate_series(1, 50) u;
+-- bench_keys(mode, op, calls, size): ms, rows returned, heap tuples fetched
+-- and buffers accessed (table + key index) per call, over N timed calls
+-- after 20 untimed ones in this backend.
+CREATE FUNCTION bench_keys(mode text, op text, calls int, size int,
+	OUT ms float8, OUT rows float8, OUT fetched float8, OUT buffers float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+	t0 timestamptz; c bigint; total bigint; f0 bigint; b0 bigint;
+BEGIN
+	PERFORM set_config('plan_cache_mode', mode, false);
+	FOR i IN 1 .. calls + 20 LOOP
+		IF i = 21 THEN
+			total := 0; f0 := pg_stat_get_xact_tuples_fetched('authstore.kv_pkey'::regclass);
+			b0 := pg_stat_get_xact_blocks_fetched('authstore.kv'::regclass)
+			    + pg_stat_get_xact_blocks_fetched('authstore.kv_pkey'::regclass);
+			t0 := clock_timestamp();
+		END IF;
+		IF op = 'one' THEN
+			SELECT count(*) INTO c FROM auth_kv_keys('active-sessions-42');
+		ELSIF op = 'hot' THEN
+			SELECT count(*) INTO c FROM auth_kv_keys('session:', 'session:5', 100);
+		ELSE
+			SELECT count(*) INTO c
+			  FROM auth_kv_keys('session:', 'session:' || (1 + floor(random() * size))::int, 100);
+		END IF;
+		total := total + c;
+	END LOOP;
+	ms := extract(epoch FROM clock_timestamp() - t0) * 1000 / calls;
+	rows := total::float8 / calls;
+	fetched := (pg_stat_get_xact_tuples_fetched('authstore.kv_pkey'::regclass) - f0)::float8 / calls;
+	buffers := (pg_stat_get_xact_blocks_fetched('authstore.kv'::regclass)
+	          + pg_stat_get_xact_blocks_fetched('authstore.kv_pkey'::regclass) - b0)::float8 / calls;
+END
+$$;
+-- The statement auth_kv_keys runs (src/kv.c, keys_range_plan), prepared,
+-- to see which plan plan_cache_mode = auto picks for it: generic or custom.
+CREATE FUNCTION plan_choice(lower text, upper text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+	SET plan_cache_mode = auto; DEALLOCATE ALL;
+	PREPARE kq(text, text, timestamptz, int8) AS SELECT key FROM authstore.kv
+		WHERE key >= $1 AND key < $2 AND (expires_at IS NULL OR expires_at > $3) ORDER BY key LIMIT $4;
+	FOR i IN 1 .. 10 LOOP
+		EXECUTE format('EXECUTE kq(%L, %L, now(), 100)', lower, upper);
+	END LOOP;
+	SELECT * INTO r FROM pg_prepared_statements WHERE name = 'kq';
+	RETURN format('%s generic, %s custom', r.generic_plans, r.custom_plans);
+END
+$$;
+SQL
+prev=0
+for size in $SIZES; do
+	say "filling to $size session keys"
+	psql_as keys postgres <<SQL
+INSERT INTO authstore.kv (key, value, expires_at)
+	SELECT 'session:' || i, $BENCH_VALUE_SQL, now() + interval '1 day'
+	  FROM generate_series($((prev + 1)), $size) i;
+VACUUM ANALYZE authstore.kv;
+SQL
+	prev=$size KPLAN[$size]="one: $(psql_as keys postgres -c "SELECT plan_choice('active-sessions-42', 'active-sessions-43')"); page: $(psql_as keys postgres -c "SELECT plan_choice('session:5', 'session;')")"
+	KSIZE[$size]=$(psql_as keys postgres -c "SELECT pg_size_pretty(pg_table_size('authstore.kv')) || ' table, ' || pg_size_pretty(pg_relation_size('authstore.kv_pkey')) || ' key index'")
+	# One backend: every timing at this size, modes and operations alternating.
+	sqlf=$WORK/keys-$size.sql
+	: >"$sqlf"
+	for rep in $(seq 1 "$REPS"); do
+		if [ $((rep % 2)) -eq 1 ]; then modes="auto force_generic_plan"; else modes="force_generic_plan auto"; fi
+		for mode in $modes; do
+			for op in one page hot; do
+				echo "SELECT '$mode', '$op', ms, round(rows::numeric, 1), round(fetched::numeric, 1), round(buffers::numeric, 1) FROM bench_keys('$mode', '$op', $CALLS, $size);" >>"$sqlf"
+			done
+		done
+	done
+	chown postgres "$sqlf"
+	while IFS='|' read -r mode op ms rows fetched buffers; do
+		KMS[$size,$mode,$op]="${KMS[$size,$mode,$op]:-} $ms"
+		KW[$size,$mode,$op]="$rows / $fetched / $buffers"
+	done < <(psql_as keys postgres -f "$sqlf")
+done
+
+{
+printf '## 2. auth_kv_keys per call in one backend (%s calls per timing, %s timings each, median)\n\n%s\n%s\n' "$CALLS" "$REPS" \
+	"| keys | size | plan_cache_mode | op | ms per call (median) | each timing | per call (last timing): rows returned / heap tuples fetched / buffers |" "| --- | --- | --- | --- | --- | --- | --- |"
+for size in $SIZES; do
+	for mode in auto force_generic_plan; do
+		for op in one page hot; do
+			# shellcheck disable=SC2086  # word lists
+			m=$(med ${KMS[$size,$mode,$op]}) each=$(printf '%.4f ' ${KMS[$size,$mode,$op]})
+			KMS[$size,$mode,$op,med]=$m
+			echo "| $size | ${KSIZE[$size]} | $mode | $op | $(printf '%.4f' "$m") | ${each% } | ${KW[$size,$mode,$op]} |"
+		done
+	done
+done
+echo; for size in $SIZES; do echo "- $size keys, 10 executions of kq under auto: ${KPLAN[$size]}"; done
+printf '\nload after: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+first=${SIZES%% *} last=${SIZES##* }
+printf '## Result\n\n| measurement | figure |\n| --- | --- |\n'
+for op in get set; do
+	IFS='|' read -r rmed mu mc rmt range <<<"${CONF_MED[$op]}"
+	echo "| $op, $CLIENTS clients: confined/unconfined, median of $ROUNDS per-round ratios | **$rmed** (rounds $range; median tps $mu unconfined, $mc confined: $rmt) |"
+done
+for mode in auto force_generic_plan; do
+	for op in one page hot; do
+		a=${KMS[$first,$mode,$op,med]} b=${KMS[$last,$mode,$op,med]}
+		echo "| auth_kv_keys $op, $mode: ms per call at $first / $last keys | $(printf '%.4f / %.4f' "$a" "$b"): ratio **$(ratio "$b" "$a")** |"
+	done
+done
+echo; echo "(one = auth_kv_keys('active-sessions-42'), one key; page = auth_kv_keys('session:', <random key>, 100); hot = the same page every call, after 'session:5')"
+} | report
+say "report: $OUT"
