@@ -316,53 +316,44 @@ auth_kv_set(PG_FUNCTION_ARGS)
 	TimestampTz now;
 	TimestampTz expires_at = 0;
 	bool		has_ttl;
+	AuthstoreDirect d;
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
 
 	authstore_check_primary();
 	key = authstore_key_arg(fcinfo, 0, "key", false);
 	value = authstore_value_arg(fcinfo, 1);
 	now = authstore_now();
 	has_ttl = ttl_arg(fcinfo, 2, now, &expires_at);
-	if (!has_ttl || expires_at > now)
-		authstore_quota_check(authstore_kv_row_bytes(key, value));
-	authstore_count(KV_SET);
 
-	if (has_ttl && expires_at <= now)
-	{
-		if (delete_live_direct(key, now, NULL, NULL) != DIRECT_UNDECIDED)
-			PG_RETURN_VOID();
-	}
-	else
-	{
-		AuthstoreDirect d;
-
-		if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
-		{
-			DirectOutcome found = lock_row_direct(&d, key);
-			bool		done;
-
-			done = found != DIRECT_UNDECIDED &&
-				write_row_direct(&d, found, key, value, has_ttl, expires_at);
-			authstore_direct_end(&d);
-			if (done)
-				PG_RETURN_VOID();
-		}
-	}
-
-	SPI_connect();
 	if (has_ttl && expires_at <= now)
 	{
 		/* Already expired: the key ends up absent, as after Redis' SET EX 0. */
-		Datum		args[2] = {key, TimestampTzGetDatum(now)};
-
-		authstore_execute(&delete_live_plan, args, NULL, false, 0);
+		(void) authstore_kv_delete_live(key, now);
+		authstore_count(KV_SET);
+		PG_RETURN_VOID();
 	}
-	else
+	authstore_quota_check(authstore_kv_row_bytes(key, value));
+	authstore_count(KV_SET);
+
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 	{
-		Datum		args[3] = {key, value, TimestampTzGetDatum(expires_at)};
-		char		nulls[3] = {' ', ' ', has_ttl ? ' ' : 'n'};
+		DirectOutcome found = lock_row_direct(&d, key);
+		bool		done;
 
-		authstore_execute_upsert("kv", &upsert_plan, args, nulls);
+		done = found != DIRECT_UNDECIDED &&
+			write_row_direct(&d, found, key, value, has_ttl, expires_at);
+		authstore_direct_end(&d);
+		if (done)
+			PG_RETURN_VOID();
 	}
+
+	args[0] = key;
+	args[1] = value;
+	args[2] = TimestampTzGetDatum(expires_at);
+	nulls[2] = has_ttl ? ' ' : 'n';
+	SPI_connect();
+	authstore_execute_upsert("kv", &upsert_plan, args, nulls);
 	SPI_finish();
 
 	PG_RETURN_VOID();
@@ -486,24 +477,22 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(stored);
 }
 
-Datum
-auth_kv_delete(PG_FUNCTION_ARGS)
+/*
+ * Delete key if it is live, on the direct path or else by the statement;
+ * whether it was.  Also for owner.c's set with a TTL that expires at once.
+ */
+bool
+authstore_kv_delete_live(Datum key, TimestampTz now)
 {
-	Datum		args[2];
+	Datum		args[2] = {key, TimestampTzGetDatum(now)};
 	bool		deleted;
 
-	authstore_check_primary();
-	args[0] = authstore_key_arg(fcinfo, 0, "key", false);
-	args[1] = TimestampTzGetDatum(authstore_now());
-
-	switch (delete_live_direct(args[0], DatumGetTimestampTz(args[1]), NULL, NULL))
+	switch (delete_live_direct(key, now, NULL, NULL))
 	{
 		case DIRECT_YES:
-			authstore_count(KV_DELETE_HIT);
-			PG_RETURN_BOOL(true);
+			return true;
 		case DIRECT_NO:
-			authstore_count(KV_DELETE_MISS);
-			PG_RETURN_BOOL(false);
+			return false;
 		case DIRECT_UNDECIDED:
 			break;
 	}
@@ -511,6 +500,18 @@ auth_kv_delete(PG_FUNCTION_ARGS)
 	SPI_connect();
 	deleted = authstore_execute(&delete_live_plan, args, NULL, false, 0) == 1;
 	SPI_finish();
+	return deleted;
+}
+
+Datum
+auth_kv_delete(PG_FUNCTION_ARGS)
+{
+	Datum		key;
+	bool		deleted;
+
+	authstore_check_primary();
+	key = authstore_key_arg(fcinfo, 0, "key", false);
+	deleted = authstore_kv_delete_live(key, authstore_now());
 	authstore_stat_add(deleted ? AUTHSTORE_STAT_KV_DELETE_HIT : AUTHSTORE_STAT_KV_DELETE_MISS, 1);
 
 	PG_RETURN_BOOL(deleted);

@@ -55,12 +55,6 @@ static AuthstorePlan upsert_owned_plan = {
 	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
 };
 
-/* as kv.c's: an expired row is left to the sweeper */
-static AuthstorePlan delete_live_plan = {
-	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$2"),
-	2, {TEXTOID, TIMESTAMPTZOID}
-};
-
 static AuthstorePlan owner_keys_plan = {
 	"SELECT key, expires_at FROM authstore.kv "
 	"WHERE owner OPERATOR(pg_catalog.=) $1 AND " LIVE("expires_at", "$2") " "
@@ -160,22 +154,20 @@ auth_kv_set_owned(PG_FUNCTION_ARGS)
 		expires_at = now + authstore_seconds_to_usecs(PG_GETARG_FLOAT8(3),
 													  "ttl_seconds", true);
 	values[2] = TimestampTzGetDatum(expires_at);
-	if (nulls[2] || expires_at > now)
-		authstore_quota_check(authstore_kv_row_bytes(values[0], values[1]) +
-							  (nulls[3] ? 0 :
-							   AUTHSTORE_OWNER_BYTES(VARSIZE_ANY_EXHDR(DatumGetPointer(values[3])))));
-	authstore_count(KV_SET);
-
 	if (!nulls[2] && expires_at <= now)
 	{
 		/* already expired: the key ends up absent, as with auth_kv_set() */
-		Datum		args[2] = {values[0], TimestampTzGetDatum(now)};
-
-		SPI_connect();
-		authstore_execute(&delete_live_plan, args, NULL, false, 0);
-		SPI_finish();
+		(void) authstore_kv_delete_live(values[0], now);
+		authstore_count(KV_SET);
+		PG_RETURN_VOID();
 	}
-	else if (!set_owned_direct(values, nulls))
+
+	authstore_quota_check(authstore_kv_row_bytes(values[0], values[1]) +
+						  (nulls[3] ? 0 :
+						   AUTHSTORE_OWNER_BYTES(VARSIZE_ANY_EXHDR(DatumGetPointer(values[3])))));
+	authstore_count(KV_SET);
+
+	if (!set_owned_direct(values, nulls))
 	{
 		int			i;
 
