@@ -323,7 +323,8 @@ authstore_prepare(AuthstorePlan *p)
 {
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  p->cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "authstore: SPI_prepare failed: %s",

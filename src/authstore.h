@@ -51,6 +51,7 @@ typedef struct AuthstorePlan
 	int			nargs;
 	Oid			argtypes[6];
 	SPIPlanPtr	plan;
+	int			cursor_options; /* e.g. CURSOR_OPT_GENERIC_PLAN; 0 mostly */
 } AuthstorePlan;
 
 static inline long
