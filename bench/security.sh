@@ -4,15 +4,20 @@
 #   bench/security.sh [--small] [--rounds N] [--secs S] [--sizes "N ..."]
 #                     [--calls N] [--reps N] [--no-install] [--keep]
 #
-#   1. What confinement costs at 16 clients.  Two LOGIN roles, both members
-#      of authstore_user: bench_unconfined, and bench_confined with a row in
-#      authstore.confinement (key_prefixes '{session:,rl:}').  pgbench
-#      (-M prepared -c 16 -j 2 -T S) connects AS each role and runs
-#      auth_kv_get of a live key and auth_kv_set with a TTL (3600 s) over
-#      100,000 preloaded 'session:<n>' keys.  N rounds; in each, get then set,
-#      each on both roles, the order alternating (U,C / C,U / ...).  Prints
-#      every run's tps and, per operation, the median of the per-round ratios
-#      confined/unconfined (and the ratio of the median tps).
+#   1. What confinement costs at 16 clients.  Three LOGIN roles, members
+#      of authstore_user: bench_unconfined, bench_twin (unconfined too) and
+#      bench_confined with a row in authstore.confinement (key_prefixes
+#      '{session:,rl:}').  pgbench (-M prepared -c 8 -j 1 -T S) connects AS
+#      a role and runs auth_kv_get of a live key, or auth_kv_set with a TTL
+#      (3600 s), over 100,000 preloaded 'session:<n>' keys.  Two such runs
+#      go at the same time, 16 clients in all: bench_unconfined beside
+#      bench_confined, and as a control bench_unconfined beside bench_twin,
+#      which shows what the method itself reads into two equal roles.  Side
+#      by side on one machine, both runs see the same load, which on a
+#      shared 2-core VM swings more from run to run than confinement could
+#      cost.  N rounds of get and set, each pair; the role started first
+#      alternates.  Prints every ratio (other/unconfined tps) and the
+#      median per operation and pair.
 #   2. Whether auth_kv_keys' per-call cost stays flat as the store grows.  In
 #      a second database, 'session:<n>' keys are added (INSERT as superuser,
 #      VACUUM ANALYZE) up to each size (default 10k, 100k, 1M), next to 50
@@ -21,8 +26,8 @@
 #      auth_kv_keys('session:', 'session:<random>', 100) and ('hot') the same
 #      page each call, N calls per timing after 20 untimed ones, under
 #      plan_cache_mode auto (the default) and force_generic_plan alternating,
-#      R timings each; with the work per call (rows, index fetches, buffers)
-#      and the plan auto picks.  Prints median ms per call, the ratio of the
+#      R timings each; with the work per call (rows, index fetches,
+#      buffers; setup in bench/security_keys.sql).  Prints median ms per call, the ratio of the
 #      largest size to the smallest.
 #
 # As root.  It builds and installs authstore from this tree into $PG_CONFIG's
@@ -75,7 +80,7 @@ WORK=$(mktemp -d /tmp/authstore-security.XXXXXX)
 PGDATA=$WORK/data
 REDIS_PID=
 trap bench_teardown EXIT
-declare -A TPS CONF_MED KMS KW KSIZE KPLAN
+declare -A TPS CONF_MED KMS KW KSIZE
 chown postgres:postgres "$WORK" && chmod 755 "$WORK"
 
 if [ "$INSTALL" = 1 ]; then
@@ -116,8 +121,8 @@ say "part 1: roles, 100,000 sessions"
 psql_as postgres postgres -c "CREATE DATABASE bench"
 psql_as bench postgres <<SQL
 CREATE EXTENSION authstore;
-CREATE ROLE bench_unconfined LOGIN; CREATE ROLE bench_confined LOGIN;
-GRANT authstore_user TO bench_unconfined, bench_confined;
+CREATE ROLE bench_unconfined LOGIN; CREATE ROLE bench_twin LOGIN; CREATE ROLE bench_confined LOGIN;
+GRANT authstore_user TO bench_unconfined, bench_twin, bench_confined;
 INSERT INTO authstore.confinement (role, key_prefixes, subject_prefixes, purposes)
 	VALUES ('bench_confined', '{session:,rl:}', '{user:}', NULL);
 INSERT INTO authstore.kv (key, value, expires_at)
@@ -143,101 +148,62 @@ SELECT auth_kv_set('session:' || :k, :val, 3600);
 SQL
 chown postgres "$WORK"/*.sql
 
-# pgb ROLE OP SECS: tps of one pgbench run (fails if pgbench does).
+# pgb ROLE OP SECS TAG: tps of one pgbench run of half the clients.
 pgb() {
-	local log=$WORK/pgbench-$1-$2.log
-	as_postgres "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j 2 -T "$3" -U "$1" \
+	local log=$WORK/pgbench-$4.log
+	as_postgres "$PGBIN/pgbench" -n -M prepared -c "$((CLIENTS / 2))" -j 1 -T "$3" -U "$1" \
 		-D "val=$BENCH_VAL" -h "$WORK" -p "$PORT" -f "$WORK/$2.sql" bench >"$log" 2>&1 ||
-		{ tail -n 5 "$log" >&2; die "pgbench failed as $1 ($2)"; }
+		{ tail -n 5 "$log" >&2; return 1; }
 	awk '/^tps = .*without initial/ { printf "%.0f\n", $3 }' "$log"
+}
+# pair OP SECS ROLE_A ROLE_B: "tps_A tps_B", the two runs at the same time
+# (A started a moment before B), so that both see the same machine.
+pair() {
+	pgb "$3" "$1" "$2" a >"$WORK/tps-a" &
+	local a=$!
+	pgb "$4" "$1" "$2" b >"$WORK/tps-b" &
+	local b=$!
+	{ wait "$a" && wait "$b"; } || die "pgbench failed ($1 as $3 and $4)"
+	echo "$(cat "$WORK/tps-a") $(cat "$WORK/tps-b")"
 }
 
 printf '# bench/security.sh, %s\n\nPostgreSQL %s, %s cores, authstore %s, load before: %s\n\n' "$TS" \
 	"$("$PGBIN/postgres" --version | awk '{print $3}')" "$(nproc)" "$(git -C "$REPO" rev-parse --short HEAD)" "$(cut -d' ' -f1-3 /proc/loadavg)" | report
-printf '## 1. confined vs unconfined role, %s clients, %s s runs, %s rounds\n\n%s\n%s\n' "$CLIENTS" "$SECS" "$ROUNDS" \
-	"| round | op | order | unconfined tps | confined tps | confined/unconfined | load1 |" "| --- | --- | --- | --- | --- | --- | --- |" | report
-# Warm-up, not counted: 2 s of each operation as each role.
-for op in get set; do for role in bench_unconfined bench_confined; do pgb "$role" "$op" 2 >/dev/null; done; done
+printf '## 1. %s clients at once: %s as bench_unconfined, %s as the other role; %s s runs, %s rounds\n\n%s\n%s\n' \
+	"$CLIENTS" "$((CLIENTS / 2))" "$((CLIENTS / 2))" "$SECS" "$ROUNDS" \
+	"| round | op | other role | started first | unconfined tps | other tps | other/unconfined | load1 |" \
+	"| --- | --- | --- | --- | --- | --- | --- | --- |" | report
+# Warm-up, not counted: 2 s of each pair and operation.
+for op in get set; do for other in confined twin; do pair "$op" 2 bench_unconfined "bench_$other" >/dev/null; done; done
 for r in $(seq 1 "$ROUNDS"); do
 	for op in get set; do
-		if [ $((r % 2)) -eq 1 ]; then order="unconfined confined"; else order="confined unconfined"; fi
-		for who in $order; do
-			TPS[$op,$who,$r]=$(pgb "bench_$who" "$op" "$SECS")
+		for other in confined twin; do
+			# The role started first alternates from round to round.
+			if [ $((r % 2)) -eq 1 ]; then
+				first=unconfined res=$(pair "$op" "$SECS" bench_unconfined "bench_$other")
+				read -r u x <<<"$res"
+			else
+				first=$other res=$(pair "$op" "$SECS" "bench_$other" bench_unconfined)
+				read -r x u <<<"$res"
+			fi
+			TPS[$op,$other,$r]=$(ratio "$x" "$u")
+			echo "| $r | $op | $other | $first | $u | $x | ${TPS[$op,$other,$r]} | $(cut -d' ' -f1 /proc/loadavg) |" | report
 		done
-		u=${TPS[$op,unconfined,$r]} c=${TPS[$op,confined,$r]}
-		echo "| $r | $op | ${order/ /,} | $u | $c | $(ratio "$c" "$u") | $(cut -d' ' -f1 /proc/loadavg) |" | report
 	done
 done
 for op in get set; do
-	us=() cs=() rs=()
-	for r in $(seq 1 "$ROUNDS"); do
-		us+=("${TPS[$op,unconfined,$r]}"); cs+=("${TPS[$op,confined,$r]}")
-		rs+=("$(ratio "${TPS[$op,confined,$r]}" "${TPS[$op,unconfined,$r]}")")
+	for other in confined twin; do
+		rs=()
+		for r in $(seq 1 "$ROUNDS"); do rs+=("${TPS[$op,$other,$r]}"); done
+		CONF_MED[$op,$other]="$(printf '%.3f' "$(med "${rs[@]}")")|$(printf '%s\n' "${rs[@]}" | sort -g | sed -n '1p;$p' | paste -sd-)"
 	done
-	mu=$(med "${us[@]}") mc=$(med "${cs[@]}")
-	CONF_MED[$op]="$(printf '%.3f' "$(med "${rs[@]}")")|$mu|$mc|$(ratio "$mc" "$mu")|$(printf '%s\n' "${rs[@]}" | sort -g | sed -n '1p;$p' | paste -sd-)"
 done
 echo | report
 
 # ---- 2. auth_kv_keys per call, 10k to 1M keys -------------------------------
 say "part 2: auth_kv_keys per call at sizes $SIZES"
 psql_as postgres postgres -c "CREATE DATABASE keys"
-psql_as keys postgres <<'SQL'
-CREATE EXTENSION authstore;
-INSERT INTO authstore.kv (key, value, expires_at)
-	SELECT 'active-sessions-' || u, format('[{"token":"t%s","expiresAt":4102444800000}]', u),
-	       now() + interval '1 day'
-	  FROM generate_series(1, 50) u;
--- bench_keys(mode, op, calls, size): ms, rows returned, heap tuples fetched
--- and buffers accessed (table + key index) per call, over N timed calls
--- after 20 untimed ones in this backend.
-CREATE FUNCTION bench_keys(mode text, op text, calls int, size int,
-	OUT ms float8, OUT rows float8, OUT fetched float8, OUT buffers float8)
-LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz; c bigint; total bigint; f0 bigint; b0 bigint;
-BEGIN
-	PERFORM set_config('plan_cache_mode', mode, false);
-	FOR i IN 1 .. calls + 20 LOOP
-		IF i = 21 THEN
-			total := 0; f0 := pg_stat_get_xact_tuples_fetched('authstore.kv_pkey'::regclass);
-			b0 := pg_stat_get_xact_blocks_fetched('authstore.kv'::regclass)
-			    + pg_stat_get_xact_blocks_fetched('authstore.kv_pkey'::regclass);
-			t0 := clock_timestamp();
-		END IF;
-		IF op = 'one' THEN
-			SELECT count(*) INTO c FROM auth_kv_keys('active-sessions-42');
-		ELSIF op = 'hot' THEN
-			SELECT count(*) INTO c FROM auth_kv_keys('session:', 'session:5', 100);
-		ELSE
-			SELECT count(*) INTO c
-			  FROM auth_kv_keys('session:', 'session:' || (1 + floor(random() * size))::int, 100);
-		END IF;
-		total := total + c;
-	END LOOP;
-	ms := extract(epoch FROM clock_timestamp() - t0) * 1000 / calls;
-	rows := total::float8 / calls;
-	fetched := (pg_stat_get_xact_tuples_fetched('authstore.kv_pkey'::regclass) - f0)::float8 / calls;
-	buffers := (pg_stat_get_xact_blocks_fetched('authstore.kv'::regclass)
-	          + pg_stat_get_xact_blocks_fetched('authstore.kv_pkey'::regclass) - b0)::float8 / calls;
-END
-$$;
--- The statement auth_kv_keys runs (src/kv.c, keys_range_plan), prepared,
--- to see which plan plan_cache_mode = auto picks for it: generic or custom.
-CREATE FUNCTION plan_choice(lower text, upper text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r record;
-BEGIN
-	SET plan_cache_mode = auto; DEALLOCATE ALL;
-	PREPARE kq(text, text, timestamptz, int8) AS SELECT key FROM authstore.kv
-		WHERE key >= $1 AND key < $2 AND (expires_at IS NULL OR expires_at > $3) ORDER BY key LIMIT $4;
-	FOR i IN 1 .. 10 LOOP
-		EXECUTE format('EXECUTE kq(%L, %L, now(), 100)', lower, upper);
-	END LOOP;
-	SELECT * INTO r FROM pg_prepared_statements WHERE name = 'kq';
-	RETURN format('%s generic, %s custom', r.generic_plans, r.custom_plans);
-END
-$$;
-SQL
+psql_as keys postgres <"$BENCH/security_keys.sql"
 prev=0
 for size in $SIZES; do
 	say "filling to $size session keys"
@@ -247,7 +213,7 @@ INSERT INTO authstore.kv (key, value, expires_at)
 	  FROM generate_series($((prev + 1)), $size) i;
 VACUUM ANALYZE authstore.kv;
 SQL
-	prev=$size KPLAN[$size]="one: $(psql_as keys postgres -c "SELECT plan_choice('active-sessions-42', 'active-sessions-43')"); page: $(psql_as keys postgres -c "SELECT plan_choice('session:5', 'session;')")"
+	prev=$size
 	KSIZE[$size]=$(psql_as keys postgres -c "SELECT pg_size_pretty(pg_table_size('authstore.kv')) || ' table, ' || pg_size_pretty(pg_relation_size('authstore.kv_pkey')) || ' key index'")
 	# One backend: every timing at this size, modes and operations alternating.
 	sqlf=$WORK/keys-$size.sql
@@ -280,13 +246,13 @@ for size in $SIZES; do
 		done
 	done
 done
-echo; for size in $SIZES; do echo "- $size keys, 10 executions of kq under auto: ${KPLAN[$size]}"; done
 printf '\nload after: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 first=${SIZES%% *} last=${SIZES##* }
 printf '## Result\n\n| measurement | figure |\n| --- | --- |\n'
 for op in get set; do
-	IFS='|' read -r rmed mu mc rmt range <<<"${CONF_MED[$op]}"
-	echo "| $op, $CLIENTS clients: confined/unconfined, median of $ROUNDS per-round ratios | **$rmed** (rounds $range; median tps $mu unconfined, $mc confined: $rmt) |"
+	IFS='|' read -r cmed crange <<<"${CONF_MED[$op,confined]}"
+	IFS='|' read -r tmed trange <<<"${CONF_MED[$op,twin]}"
+	echo "| $op, $CLIENTS clients at once: confined/unconfined, median of $ROUNDS rounds | **$cmed** (rounds $crange; control twin/unconfined $tmed, rounds $trange) |"
 done
 for mode in auto force_generic_plan; do
 	for op in one page hot; do
