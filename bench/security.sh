@@ -80,7 +80,7 @@ WORK=$(mktemp -d /tmp/authstore-security.XXXXXX)
 PGDATA=$WORK/data
 REDIS_PID=
 trap bench_teardown EXIT
-declare -A TPS CONF_MED KMS KW KSIZE
+declare -A TPS CPU CONF_MED KMS KW KSIZE
 chown postgres:postgres "$WORK" && chmod 755 "$WORK"
 
 if [ "$INSTALL" = 1 ]; then
@@ -166,6 +166,26 @@ pair() {
 	{ wait "$a" && wait "$b"; } || die "pgbench failed ($1 as $3 and $4)"
 	echo "$(cat "$WORK/tps-a") $(cat "$WORK/tps-b")"
 }
+# pm_ticks: CPU clock ticks of the postmaster's reaped children (cutime +
+# cstime): a backend's CPU time is added when it exits.
+pm_ticks() { awk '{ print $16 + $17 }' "/proc/$(head -n 1 "$PGDATA/postmaster.pid")/stat"; }
+# solo ROLE OP: "tps cpu" of one run of all the clients as ROLE alone, cpu
+# being the server's CPU per transaction in microseconds: the CPU its
+# backends used (counted once they have exited) over the transactions.
+solo() {
+	local log=$WORK/pgbench-solo.log t0 t1
+	t0=$(pm_ticks)
+	as_postgres "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j 2 -T "$SECS" -U "$1" \
+		-D "val=$BENCH_VAL" -h "$WORK" -p "$PORT" -f "$WORK/$2.sql" bench >"$log" 2>&1 ||
+		{ tail -n 5 "$log" >&2; die "pgbench failed as $1 ($2)"; }
+	until [ "$(psql_as bench postgres -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$1'")" = 0 ]; do
+		sleep 0.1
+	done
+	sleep 0.5
+	t1=$(pm_ticks)
+	awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '/^number of transactions actually processed/ { n = $NF }
+		/^tps = .*without initial/ { t = $3 } END { printf "%.0f %.2f\n", t, d * 1e6 / hz / n }' "$log"
+}
 
 printf '# bench/security.sh, %s\n\nPostgreSQL %s, %s cores, authstore %s, load before: %s\n\n' "$TS" \
 	"$("$PGBIN/postgres" --version | awk '{print $3}')" "$(nproc)" "$(git -C "$REPO" rev-parse --short HEAD)" "$(cut -d' ' -f1-3 /proc/loadavg)" | report
@@ -191,11 +211,28 @@ for r in $(seq 1 "$ROUNDS"); do
 		done
 	done
 done
+printf '\n## 1b. server CPU per call: %s clients as one role alone, %s s runs, %s rounds\n\n%s\n%s\n' \
+	"$CLIENTS" "$SECS" "$ROUNDS" "| round | op | role | tps | server CPU µs per call | load1 |" "| --- | --- | --- | --- | --- | --- |" | report
+for r in $(seq 1 "$ROUNDS"); do
+	for op in get set; do
+		if [ $((r % 2)) -eq 1 ]; then order="unconfined confined twin"; else order="twin confined unconfined"; fi
+		for who in $order; do
+			read -r t c <<<"$(solo "bench_$who" "$op")"
+			CPU[$op,$who,$r]=$c
+			echo "| $r | $op | $who | $t | $c | $(cut -d' ' -f1 /proc/loadavg) |" | report
+		done
+		for other in confined twin; do CPU[$op,$other,$r]=$(ratio "${CPU[$op,$other,$r]}" "${CPU[$op,unconfined,$r]}"); done
+	done
+done
+# Per operation and role: the median of the per-round ratios and their range.
 for op in get set; do
 	for other in confined twin; do
-		rs=()
-		for r in $(seq 1 "$ROUNDS"); do rs+=("${TPS[$op,$other,$r]}"); done
-		CONF_MED[$op,$other]="$(printf '%.3f' "$(med "${rs[@]}")")|$(printf '%s\n' "${rs[@]}" | sort -g | sed -n '1p;$p' | paste -sd-)"
+		for m in TPS CPU; do
+			declare -n arr=$m
+			rs=()
+			for r in $(seq 1 "$ROUNDS"); do rs+=("${arr[$op,$other,$r]}"); done
+			CONF_MED[$m,$op,$other]="$(printf '%.3f' "$(med "${rs[@]}")")|$(printf '%s\n' "${rs[@]}" | sort -g | sed -n '1p;$p' | paste -sd-)"
+		done
 	done
 done
 echo | report
@@ -250,9 +287,12 @@ printf '\nload after: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 first=${SIZES%% *} last=${SIZES##* }
 printf '## Result\n\n| measurement | figure |\n| --- | --- |\n'
 for op in get set; do
-	IFS='|' read -r cmed crange <<<"${CONF_MED[$op,confined]}"
-	IFS='|' read -r tmed trange <<<"${CONF_MED[$op,twin]}"
-	echo "| $op, $CLIENTS clients at once: confined/unconfined, median of $ROUNDS rounds | **$cmed** (rounds $crange; control twin/unconfined $tmed, rounds $trange) |"
+	IFS='|' read -r cmed crange <<<"${CONF_MED[TPS,$op,confined]}"
+	IFS='|' read -r tmed trange <<<"${CONF_MED[TPS,$op,twin]}"
+	echo "| $op tps, $CLIENTS clients at once: confined/unconfined, median of $ROUNDS rounds | **$cmed** (rounds $crange; control twin/unconfined $tmed, rounds $trange) |"
+	IFS='|' read -r cmed crange <<<"${CONF_MED[CPU,$op,confined]}"
+	IFS='|' read -r tmed trange <<<"${CONF_MED[CPU,$op,twin]}"
+	echo "| $op server CPU per call, $CLIENTS clients alone: confined/unconfined, median of $ROUNDS rounds | **$cmed** (rounds $crange; control twin/unconfined $tmed, rounds $trange) |"
 done
 for mode in auto force_generic_plan; do
 	for op in one page hot; do
