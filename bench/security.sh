@@ -17,7 +17,10 @@
 #      shared 2-core VM swings more from run to run than confinement could
 #      cost.  N rounds of get and set, each pair; the role started first
 #      alternates.  Prints every ratio (other/unconfined tps) and the
-#      median per operation and pair.
+#      median per operation and pair.  Then (1b) each role alone with all
+#      16 clients, in rotating order: the server's CPU per call (what the
+#      backends used, from the postmaster's reaped-children time, over
+#      pgbench's transactions), which the scheduler's noise does not move.
 #   2. Whether auth_kv_keys' per-call cost stays flat as the store grows.  In
 #      a second database, 'session:<n>' keys are added (INSERT as superuser,
 #      VACUUM ANALYZE) up to each size (default 10k, 100k, 1M), next to 50
@@ -47,7 +50,7 @@ REPO=$(dirname "$BENCH")
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PORT=${AUTHSTORE_BENCH_PG_PORT:-54870}
-ROUNDS=5
+ROUNDS=6
 SECS=10
 SIZES="10000 100000 1000000"
 CALLS=2000
@@ -169,19 +172,24 @@ pair() {
 # pm_ticks: CPU clock ticks of the postmaster's reaped children (cutime +
 # cstime): a backend's CPU time is added when it exits.
 pm_ticks() { awk '{ print $16 + $17 }' "/proc/$(head -n 1 "$PGDATA/postmaster.pid")/stat"; }
+# no_clients: wait until every benchmark backend has exited and been reaped.
+no_clients() {
+	until [ "$(psql_as bench postgres -c "SELECT count(*) FROM pg_stat_activity WHERE usename LIKE 'bench\_%'")" = 0 ]; do
+		sleep 0.1
+	done
+	sleep 0.5
+}
 # solo ROLE OP: "tps cpu" of one run of all the clients as ROLE alone, cpu
 # being the server's CPU per transaction in microseconds: the CPU its
 # backends used (counted once they have exited) over the transactions.
 solo() {
 	local log=$WORK/pgbench-solo.log t0 t1
+	no_clients
 	t0=$(pm_ticks)
 	as_postgres "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j 2 -T "$SECS" -U "$1" \
 		-D "val=$BENCH_VAL" -h "$WORK" -p "$PORT" -f "$WORK/$2.sql" bench >"$log" 2>&1 ||
 		{ tail -n 5 "$log" >&2; die "pgbench failed as $1 ($2)"; }
-	until [ "$(psql_as bench postgres -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$1'")" = 0 ]; do
-		sleep 0.1
-	done
-	sleep 0.5
+	no_clients
 	t1=$(pm_ticks)
 	awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '/^number of transactions actually processed/ { n = $NF }
 		/^tps = .*without initial/ { t = $3 } END { printf "%.0f %.2f\n", t, d * 1e6 / hz / n }' "$log"
@@ -215,7 +223,14 @@ printf '\n## 1b. server CPU per call: %s clients as one role alone, %s s runs, %
 	"$CLIENTS" "$SECS" "$ROUNDS" "| round | op | role | tps | server CPU µs per call | load1 |" "| --- | --- | --- | --- | --- | --- |" | report
 for r in $(seq 1 "$ROUNDS"); do
 	for op in get set; do
-		if [ $((r % 2)) -eq 1 ]; then order="unconfined confined twin"; else order="twin confined unconfined"; fi
+		# Each role goes first in a third of the rounds, after 2 s not counted
+		# (the first run after a change of operation is the slowest).
+		case $((r % 3)) in
+			1) order="unconfined confined twin" ;;
+			2) order="confined twin unconfined" ;;
+			0) order="twin unconfined confined" ;;
+		esac
+		pair "$op" 2 bench_unconfined bench_twin >/dev/null
 		for who in $order; do
 			read -r t c <<<"$(solo "bench_$who" "$op")"
 			CPU[$op,$who,$r]=$c
