@@ -4,34 +4,20 @@
 #   bench/security.sh [--small] [--rounds N] [--secs S] [--sizes "N ..."]
 #                     [--calls N] [--reps N] [--no-install] [--keep]
 #
-#   1. What confinement costs at 16 clients.  Three LOGIN roles, members
-#      of authstore_user: bench_unconfined, bench_twin (unconfined too) and
-#      bench_confined with a row in authstore.confinement (key_prefixes
-#      '{session:,rl:}').  pgbench (-M prepared -c 8 -j 1 -T S) connects AS
-#      a role and runs auth_kv_get of a live key, or auth_kv_set with a TTL
-#      (3600 s), over 100,000 preloaded 'session:<n>' keys.  Two such runs
-#      go at the same time, 16 clients in all: bench_unconfined beside
-#      bench_confined, and as a control bench_unconfined beside bench_twin,
-#      which shows what the method itself reads into two equal roles.  Side
-#      by side on one machine, both runs see the same load, which on a
-#      shared 2-core VM swings more from run to run than confinement could
-#      cost.  N rounds of get and set, each pair; the role started first
-#      alternates.  Prints every ratio (other/unconfined tps) and the
-#      median per operation and pair.  Then (1b) each role alone with all
-#      16 clients, in rotating order: the server's CPU per call (what the
-#      backends used, from the postmaster's reaped-children time, over
-#      pgbench's transactions), which the scheduler's noise does not move.
-#   2. Whether auth_kv_keys' per-call cost stays flat as the store grows.  In
-#      a second database, 'session:<n>' keys are added (INSERT as superuser,
-#      VACUUM ANALYZE) up to each size (default 10k, 100k, 1M), next to 50
-#      'active-sessions-<u>' keys; at each size ONE backend times ('one')
-#      auth_kv_keys('active-sessions-42') (one match), ('page') a page
-#      auth_kv_keys('session:', 'session:<random>', 100) and ('hot') the same
-#      page each call, N calls per timing after 20 untimed ones, under
-#      plan_cache_mode auto (the default) and force_generic_plan alternating,
-#      R timings each; with the work per call (rows, index fetches,
-#      buffers; setup in bench/security_keys.sql).  Prints median ms per call, the ratio of the
-#      largest size to the smallest.
+#   1. What confinement costs at 16 clients.  LOGIN roles bench_unconfined,
+#      bench_twin (unconfined too) and bench_confined (a row in
+#      authstore.confinement), all members of authstore_user; auth_kv_get
+#      and auth_kv_set (TTL) over 100,000 'session:<n>' keys.  (1) pgbench
+#      as bench_unconfined (8 clients) beside bench_confined (8), at the
+#      same time, so both see the same load, and beside bench_twin as a
+#      control: tps ratios.  (1b) each role alone with 16 clients, in
+#      rotating order: the server's CPU per call (the backends' CPU time,
+#      from the postmaster's reaped children, over the transactions).
+#   2. Whether auth_kv_keys' per-call cost stays flat from 10k to 1M keys:
+#      one backend times one match, a page of 100 from a random key and
+#      the same page every call, under plan_cache_mode auto and
+#      force_generic_plan (setup: bench/security_keys.sql).
+# bench/README.md ("Confinement and key paging") describes both in full.
 #
 # As root.  It builds and installs authstore from this tree into $PG_CONFIG's
 # PostgreSQL (default Debian's 15; --no-install uses what is installed),
@@ -50,13 +36,7 @@ REPO=$(dirname "$BENCH")
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PORT=${AUTHSTORE_BENCH_PG_PORT:-54870}
-ROUNDS=6
-SECS=10
-SIZES="10000 100000 1000000"
-CALLS=2000
-REPS=5
-INSTALL=1
-KEEP=0
+ROUNDS=6 SECS=10 SIZES="10000 100000 1000000" CALLS=2000 REPS=5 INSTALL=1 KEEP=0
 CLIENTS=16
 usage() { sed -n '4,5p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -151,13 +131,16 @@ SELECT auth_kv_set('session:' || :k, :val, 3600);
 SQL
 chown postgres "$WORK"/*.sql
 
+# pgbench_as ROLE OP SECS CLIENTS LOG: one pgbench run (LOG: its output).
+pgbench_as() {
+	as_postgres "$PGBIN/pgbench" -n -M prepared -c "$4" -j "$(((($4) + 7) / 8))" -T "$3" -U "$1" \
+		-D "val=$BENCH_VAL" -h "$WORK" -p "$PORT" -f "$WORK/$2.sql" bench >"$5" 2>&1 ||
+		{ tail -n 5 "$5" >&2; return 1; }
+}
 # pgb ROLE OP SECS TAG: tps of one pgbench run of half the clients.
 pgb() {
-	local log=$WORK/pgbench-$4.log
-	as_postgres "$PGBIN/pgbench" -n -M prepared -c "$((CLIENTS / 2))" -j 1 -T "$3" -U "$1" \
-		-D "val=$BENCH_VAL" -h "$WORK" -p "$PORT" -f "$WORK/$2.sql" bench >"$log" 2>&1 ||
-		{ tail -n 5 "$log" >&2; return 1; }
-	awk '/^tps = .*without initial/ { printf "%.0f\n", $3 }' "$log"
+	pgbench_as "$1" "$2" "$3" "$((CLIENTS / 2))" "$WORK/pgbench-$4.log" || return 1
+	awk '/^tps = .*without initial/ { printf "%.0f\n", $3 }' "$WORK/pgbench-$4.log"
 }
 # pair OP SECS ROLE_A ROLE_B: "tps_A tps_B", the two runs at the same time
 # (A started a moment before B), so that both see the same machine.
@@ -186,9 +169,7 @@ solo() {
 	local log=$WORK/pgbench-solo.log t0 t1
 	no_clients
 	t0=$(pm_ticks)
-	as_postgres "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j 2 -T "$SECS" -U "$1" \
-		-D "val=$BENCH_VAL" -h "$WORK" -p "$PORT" -f "$WORK/$2.sql" bench >"$log" 2>&1 ||
-		{ tail -n 5 "$log" >&2; die "pgbench failed as $1 ($2)"; }
+	pgbench_as "$1" "$2" "$SECS" "$CLIENTS" "$log" || die "pgbench failed as $1 ($2)"
 	no_clients
 	t1=$(pm_ticks)
 	awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '/^number of transactions actually processed/ { n = $NF }
