@@ -214,7 +214,7 @@ extern bool authstore_quota_over(Size bytes);
 extern void authstore_quota_refuse(void);
 extern void authstore_quota_admit(Size bytes);
 extern Size authstore_kv_row_bytes(Datum key, Datum value);
-extern bool authstore_kv_delete_live(Datum key, TimestampTz now);
+extern bool authstore_kv_delete_live(Datum key, text *expected, TimestampTz now);
 
 /*
  * What one row costs the estimate, the same formula as quota.c's

@@ -105,10 +105,11 @@ static AuthstorePlan cas_plan = {
 	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}
 };
 
+/* Parameters in delete_live_plan's order, and the value last. */
 static AuthstorePlan delete_if_plan = {
 	"DELETE FROM authstore.kv WHERE key OPERATOR(pg_catalog.=) $1 AND "
-	VALUE_IS("$2") " AND " LIVE("expires_at", "$3"),
-	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
+	LIVE("expires_at", "$2") " AND " VALUE_IS("$3"),
+	3, {TEXTOID, TIMESTAMPTZOID, TEXTOID}
 };
 
 /* An expired row restarts at 1 with the new TTL; a live one keeps its TTL. */
@@ -333,7 +334,7 @@ auth_kv_set(PG_FUNCTION_ARGS)
 	if (has_ttl && expires_at <= now)
 	{
 		/* Already expired: the key ends up absent, as after Redis' SET EX 0. */
-		(void) authstore_kv_delete_live(key, now);
+		(void) authstore_kv_delete_live(key, NULL, now);
 		authstore_count(KV_SET);
 		PG_RETURN_VOID();
 	}
@@ -482,16 +483,17 @@ auth_kv_set_if_not_exists(PG_FUNCTION_ARGS)
 }
 
 /*
- * Delete key if it is live, on the direct path or else by the statement;
- * whether it was.  Also for owner.c's set with a TTL that expires at once.
+ * Delete key if it is live (and, when expected is not NULL, holds exactly
+ * expected), on the direct path or else by the statement; whether it was.
+ * Also for owner.c's set with a TTL that expires at once.
  */
 bool
-authstore_kv_delete_live(Datum key, TimestampTz now)
+authstore_kv_delete_live(Datum key, text *expected, TimestampTz now)
 {
-	Datum		args[2] = {key, TimestampTzGetDatum(now)};
+	Datum		args[3] = {key, TimestampTzGetDatum(now), PointerGetDatum(expected)};
 	bool		deleted;
 
-	switch (delete_live_direct(key, now, NULL, NULL))
+	switch (delete_live_direct(key, now, NULL, expected))
 	{
 		case DIRECT_YES:
 			return true;
@@ -502,7 +504,8 @@ authstore_kv_delete_live(Datum key, TimestampTz now)
 	}
 
 	SPI_connect();
-	deleted = authstore_execute(&delete_live_plan, args, NULL, false, 0) == 1;
+	deleted = authstore_execute(expected != NULL ? &delete_if_plan : &delete_live_plan,
+								args, NULL, false, 0) == 1;
 	SPI_finish();
 	return deleted;
 }
@@ -515,7 +518,7 @@ auth_kv_delete(PG_FUNCTION_ARGS)
 
 	authstore_check_primary();
 	key = authstore_key_arg(fcinfo, 0, "key", false);
-	deleted = authstore_kv_delete_live(key, authstore_now());
+	deleted = authstore_kv_delete_live(key, NULL, authstore_now());
 	authstore_stat_add(deleted ? AUTHSTORE_STAT_KV_DELETE_HIT : AUTHSTORE_STAT_KV_DELETE_MISS, 1);
 
 	PG_RETURN_BOOL(deleted);
@@ -724,29 +727,6 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(changed);
 }
 
-/* Delete key if it is live and holds exactly expected. */
-static bool
-delete_if_value(Datum key, text *expected, TimestampTz now)
-{
-	Datum		args[3] = {key, PointerGetDatum(expected), TimestampTzGetDatum(now)};
-	bool		deleted;
-
-	switch (delete_live_direct(key, now, NULL, expected))
-	{
-		case DIRECT_YES:
-			return true;
-		case DIRECT_NO:
-			return false;
-		case DIRECT_UNDECIDED:
-			break;
-	}
-
-	SPI_connect();
-	deleted = authstore_execute(&delete_if_plan, args, NULL, false, 0) == 1;
-	SPI_finish();
-	return deleted;
-}
-
 /* Count the outcome of a compare-and-set or delete-if; returns it. */
 static inline bool
 count_cas(bool applied)
@@ -790,7 +770,7 @@ auth_kv_compare_and_set(PG_FUNCTION_ARGS)
 
 	if (has_ttl && expires_at <= now)
 		PG_RETURN_BOOL(count_cas(expected != NULL &&
-								  delete_if_value(key, expected, now)));
+								  authstore_kv_delete_live(key, expected, now)));
 	authstore_quota_check(authstore_kv_row_bytes(key, value));
 
 	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
@@ -881,8 +861,8 @@ auth_kv_delete_if_value(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1))
 		PG_RETURN_BOOL(count_cas(false));
 
-	PG_RETURN_BOOL(count_cas(delete_if_value(key, PG_GETARG_TEXT_PP(1),
-											 authstore_now())));
+	PG_RETURN_BOOL(count_cas(authstore_kv_delete_live(key, PG_GETARG_TEXT_PP(1),
+													  authstore_now())));
 }
 
 /*

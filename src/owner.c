@@ -157,7 +157,7 @@ auth_kv_set_owned(PG_FUNCTION_ARGS)
 	if (!nulls[2] && expires_at <= now)
 	{
 		/* already expired: the key ends up absent, as with auth_kv_set() */
-		(void) authstore_kv_delete_live(values[0], now);
+		(void) authstore_kv_delete_live(values[0], NULL, now);
 		authstore_count(KV_SET);
 		PG_RETURN_VOID();
 	}
