@@ -669,25 +669,19 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 	bool		has_ttl;
 	bool		changed;
 	AuthstoreDirect d;
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
 
 	authstore_check_primary();
 	key = authstore_key_arg(fcinfo, 0, "key", false);
 	now = authstore_now();
 	has_ttl = ttl_arg(fcinfo, 1, now, &expires_at);
 
+	/* a TTL that has already run out deletes the key, as Redis' EXPIRE */
 	if (has_ttl && expires_at <= now)
-	{
-		switch (delete_live_direct(key, now, NULL, NULL))
-		{
-			case DIRECT_YES:
-				PG_RETURN_BOOL(true);
-			case DIRECT_NO:
-				PG_RETURN_BOOL(false);
-			case DIRECT_UNDECIDED:
-				break;
-		}
-	}
-	else if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
+		PG_RETURN_BOOL(authstore_kv_delete_live(key, NULL, now));
+
+	if (authstore_direct_begin(&d, AUTHSTORE_KV, true))
 	{
 		DirectOutcome found = lock_row_direct(&d, key);
 
@@ -708,20 +702,12 @@ auth_kv_expire(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(changed);
 	}
 
+	args[0] = key;
+	args[1] = TimestampTzGetDatum(expires_at);
+	args[2] = TimestampTzGetDatum(now);
+	nulls[1] = has_ttl ? ' ' : 'n';
 	SPI_connect();
-	if (has_ttl && expires_at <= now)
-	{
-		Datum		args[2] = {key, TimestampTzGetDatum(now)};
-
-		changed = authstore_execute(&delete_live_plan, args, NULL, false, 0) == 1;
-	}
-	else
-	{
-		Datum		args[3] = {key, TimestampTzGetDatum(expires_at), TimestampTzGetDatum(now)};
-		char		nulls[3] = {' ', has_ttl ? ' ' : 'n', ' '};
-
-		changed = authstore_execute(&expire_plan, args, nulls, false, 0) == 1;
-	}
+	changed = authstore_execute(&expire_plan, args, nulls, false, 0) == 1;
 	SPI_finish();
 
 	PG_RETURN_BOOL(changed);
